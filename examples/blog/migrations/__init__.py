@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the blog service (run by tidings.migrations.runner)."""

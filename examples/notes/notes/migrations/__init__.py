@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the notes service (run by tidings.migrations.runner)."""

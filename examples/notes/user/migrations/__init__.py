@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the user service (run by tidings.migrations.runner)."""

@@ -1,0 +1,1 @@
+"""The catalog service: products and prices (PostgreSQL). CQRS: its events feed search."""

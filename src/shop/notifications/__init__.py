@@ -1,0 +1,1 @@
+"""The notifications service: what was sent to whom (SQLite). Sends are idempotent."""

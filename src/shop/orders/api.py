@@ -1,0 +1,75 @@
+"""Orders' HTTP API: place, read, list, cancel; and the replicas, read-only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import FastAPI, Query
+
+from shop.common.http import ReadinessCheck, create_service_app
+from shop.common.paging import Page
+from shop.common.publishing import OutboxPublisher, Publisher
+from shop.orders.history import HistoryEntry, history_of
+from shop.orders.schemas import Cancellation, Customer, NewOrder, Order, OrderStatus, Price
+from shop.orders.service import OrdersService, StartSaga
+from tidings.storage.database import Database
+
+
+def create_app(
+    database: Database,
+    publisher: Publisher | None = None,
+    start_saga: StartSaga | None = None,
+    *,
+    readiness: Sequence[ReadinessCheck] = (),
+) -> FastAPI:
+    """Orders' app; with ``start_saga`` each placed order starts the order saga."""
+    service = OrdersService(database, publisher or OutboxPublisher(), start_saga)
+    app = create_service_app(
+        service="orders",
+        database=database,
+        description="Orders and their lines; the order saga's home.",
+        readiness=readiness,
+    )
+    app.state.orders = service
+
+    @app.post("/orders", status_code=201, response_model=Order, tags=["orders"])
+    async def place_order(body: NewOrder) -> Order:
+        return await service.place(body)
+
+    @app.get("/orders", response_model=Page[Order], tags=["orders"])
+    async def list_orders(
+        user_id: str | None = None,
+        status: OrderStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Page[Order]:
+        items, total = await service.page(
+            user_id=user_id, status=status, limit=limit, offset=offset
+        )
+        return Page[Order](items=items, total=total, limit=limit, offset=offset)
+
+    @app.get("/orders/{order_id}", response_model=Order, tags=["orders"])
+    async def get_order(order_id: str) -> Order:
+        return await service.get(order_id)
+
+    @app.post("/orders/{order_id}/cancel", response_model=Order, tags=["orders"])
+    async def cancel_order(order_id: str, body: Cancellation) -> Order:
+        return await service.cancel(order_id, body)
+
+    @app.get("/replicas/customers/{user_id}", response_model=Customer, tags=["replicas"])
+    async def replicated_customer(user_id: str) -> Customer:
+        return await service.customer(user_id)
+
+    @app.get("/replicas/prices/{product_id}", response_model=Price, tags=["replicas"])
+    async def replicated_price(product_id: str) -> Price:
+        return await service.price(product_id)
+
+    @app.get(
+        "/customers/{user_id}/orders", response_model=list[HistoryEntry], tags=["order history"]
+    )
+    async def order_history(user_id: str) -> list[HistoryEntry]:
+        """The read side: eventually consistent with the orders above."""
+        return await history_of(database, user_id)
+
+    return app

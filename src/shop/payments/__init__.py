@@ -1,0 +1,1 @@
+"""The payments service: payments and an append-only ledger (MariaDB). Refunds compensate."""

@@ -1,0 +1,226 @@
+"""The shop as processes: serve one service (``tidings run``) and drive load
+(``tidings load``) through the hooks ``shop.system`` declares.
+
+:func:`serve` runs one service's share of the shop: its HTTP app under uvicorn,
+the relay of its outbox, its consumers and (for orders) the saga deadline worker.
+:func:`shop_load` sets up customers, products and stock through the HTTP APIs and
+yields a scenario that places one order and follows it to its final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from shop.analytics.facts import fact_store
+from shop.orders.schemas import OrderStatus
+from shop.runtime import Shop
+from tidings.brokers.factory import broker_from_url
+from tidings.loadgen import LoadTarget, Outcome
+from tidings.processes import ServeRequest, serve_asgi
+from tidings.storage.database import Database
+
+WAIT_SECONDS = 120.0
+"""How long anything the load waits for (replicas, an order's final status) may take."""
+
+
+async def serve(request: ServeRequest) -> None:
+    """Run ``request.service`` until cancelled, then stop it cleanly."""
+    system, settings = request.system, request.settings
+    # system.database() also makes an embedded file's folder; nothing connects yet.
+    url = system.database(request.service, settings).url
+    database = Database(request.service, url, pool_size=request.pool_size)
+    facts = fact_store(settings.data_dir / system.name)  # opened only by analytics
+    async with broker_from_url(settings.broker_url, namespace=request.namespace) as broker:
+        shop = Shop({request.service: database}, facts, broker=broker)
+        try:
+            # The consumers are subscribed before HTTP answers, so a ready service
+            # has its queues bound and hears every event published from then on.
+            async with shop.running(broker, services=[request.service]):
+                await serve_asgi(shop.apps[request.service], request.host, request.port)
+        finally:
+            await shop.close()
+
+
+# -- load ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadMix:
+    """What the orders of a load look like.
+
+    Every ``declined_every``-th order pays with a declined card (it ends cancelled);
+    every ``scarce_every``-th buys one unit of a product that has ``scarce_stock``
+    units (all but the first few end rejected); the rest buy plentiful products and
+    end confirmed.
+    """
+
+    customers: int = 5
+    products: int = 4
+    declined_every: int = 10
+    scarce_every: int = 7
+    scarce_stock: int = 2
+
+
+PLAIN, DECLINED, SCARCE = "plain", "declined", "scarce"
+
+
+def kind_of(index: int, mix: LoadMix) -> str:
+    """Which kind order ``index`` is (scarce wins where both would apply)."""
+    if mix.scarce_every and index % mix.scarce_every == mix.scarce_every - 1:
+        return SCARCE
+    if mix.declined_every and index % mix.declined_every == mix.declined_every - 1:
+        return DECLINED
+    return PLAIN
+
+
+class ShopScenario:
+    """Places order ``index`` and polls it until it leaves ``pending``."""
+
+    def __init__(
+        self,
+        orders: httpx.AsyncClient,
+        customers: list[str],
+        plentiful: list[str],
+        scarce: str,
+        mix: LoadMix,
+        seed: int,
+    ) -> None:
+        self.orders = orders
+        self.customers = customers
+        self.plentiful = plentiful
+        self.scarce = scarce
+        self.mix = mix
+        self.seed = seed
+
+    def body(self, index: int) -> dict[str, Any]:
+        kind = kind_of(index, self.mix)
+        chooser = random.Random(self.seed * 1_000_003 + index)
+        if kind == SCARCE:
+            lines = [{"product_id": self.scarce, "quantity": 1}]
+        else:
+            picked = chooser.sample(self.plentiful, k=min(2, len(self.plentiful)))
+            lines = [{"product_id": p, "quantity": chooser.randint(1, 2)} for p in picked]
+        return {
+            "user_id": self.customers[index % len(self.customers)],
+            "lines": lines,
+            "payment_method": "declined" if kind == DECLINED else "card",
+        }
+
+    async def one(self, index: int) -> Outcome:
+        started = time.perf_counter()
+        body = self.body(index)
+        placed = await _ok(lambda: self.orders.post("/orders", json=body))
+        answered = time.perf_counter()
+        order = await _until_final(self.orders, placed["id"])
+        return Outcome(
+            status=order["status"],
+            latencies={"place": answered - started, "final": time.perf_counter() - started},
+            label=kind_of(index, self.mix),
+            detail=placed["id"],
+        )
+
+
+@asynccontextmanager
+async def shop_load(target: LoadTarget, mix: LoadMix | None = None) -> AsyncIterator[ShopScenario]:
+    """Customers, products and stock for ``target.count`` orders, made through the HTTP
+    APIs and replicated to orders; yields the scenario that places the orders."""
+    mix = mix or LoadMix()
+    run = uuid.uuid4().hex[:8]  # a shop that keeps its data can take another load
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    async with AsyncExitStack() as stack:
+        http = {
+            name: await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits)
+            )
+            for name, url in target.urls.items()
+            if name in ("users", "catalog", "inventory", "orders")
+        }
+        customers = [await _customer(http["users"], n, run) for n in range(mix.customers)]
+        # Two lines of at most two units each: enough that plentiful stock never runs out.
+        plentiful_stock = max(1, target.count) * 4
+        plentiful = [
+            await _product(http, f"LOAD{n}-{run}", 100 + 50 * n, plentiful_stock)
+            for n in range(mix.products)
+        ]
+        scarce = await _product(http, f"SCARCE-{run}", 2500, mix.scarce_stock)
+        paths = [f"/replicas/customers/{c}" for c in customers]
+        paths += [f"/replicas/prices/{p}" for p in [*plentiful, scarce]]
+        await _wait(lambda: _all_answer(http["orders"], paths), "orders to learn the replicas")
+        yield ShopScenario(http["orders"], customers, plentiful, scarce, mix, target.seed)
+
+
+async def _customer(users: httpx.AsyncClient, n: int, run: str) -> str:
+    body = {"email": f"load{n}.{run}@example.com", "name": f"Load {n}"}
+    customer_id: str = (await _ok(lambda: users.post("/users", json=body)))["id"]
+    return customer_id
+
+
+async def _product(http: dict[str, httpx.AsyncClient], sku: str, price: int, units: int) -> str:
+    body = {"sku": sku, "name": f"Product {sku}", "price_cents": price}
+    product_id: str = (await _ok(lambda: http["catalog"].post("/products", json=body)))["id"]
+    adjustment = {"delta": units, "reason": "load"}
+    path = f"/stock/{product_id}/adjustments"
+    await _ok(lambda: http["inventory"].post(path, json=adjustment))
+    return product_id
+
+
+async def _until_final(orders: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def final() -> bool:
+        found.update(await _ok(lambda: orders.get(f"/orders/{order_id}")))
+        return bool(found["status"] != OrderStatus.PENDING)
+
+    await _wait(final, f"order {order_id} to reach a final status")
+    return found
+
+
+async def _all_answer(client: httpx.AsyncClient, paths: list[str]) -> bool:
+    for path in paths:
+        if (await client.get(path)).status_code != 200:
+            return False
+    return True
+
+
+UNAVAILABLE = 503
+RETRY_SECONDS = 30.0
+"""How long a request answered 503 (the service's database is busy or away) is retried."""
+
+
+async def _ok(request: Callable[[], Awaitable[httpx.Response]]) -> Any:
+    """The JSON of ``request()``'s answer, retried while the service answers 503.
+
+    503 means the service could not reach its database, so (unless the connection
+    broke during the commit itself) nothing was written and even a POST may be sent
+    again; a load run prefers that to failing on a moment of a busy server.
+    """
+    deadline = time.monotonic() + RETRY_SECONDS
+    interval = 0.1
+    while True:
+        response = await request()
+        if response.status_code != UNAVAILABLE or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 2.0)
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.method} {response.request.url}: {response.text}")
+    return response.json()
+
+
+async def _wait(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    interval = 0.05
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {WAIT_SECONDS:.0f}s for {what}")
+        await asyncio.sleep(interval)
+        interval = min(interval * 1.5, 0.5)

@@ -1,0 +1,1 @@
+"""The users service: who the customers are (PostgreSQL). Replicated to orders by events."""

@@ -1,0 +1,25 @@
+"""Typed messages and their wire form.
+
+Events and commands are Pydantic models registered by type name and schema version
+in a :class:`MessageRegistry`; on the wire each is a CloudEvents 1.0 JSON envelope
+(:func:`encode`/:func:`decode`), whose older schema versions are upcast on read.
+"""
+
+from tidings.messages.base import Command, Event, Message
+from tidings.messages.envelope import Envelope, decode, encode, headers_for
+from tidings.messages.registry import MessageRegistry, Upcaster
+from tidings.messages.tracing import TraceContext, continuing
+
+__all__ = [
+    "Command",
+    "Envelope",
+    "Event",
+    "Message",
+    "MessageRegistry",
+    "TraceContext",
+    "Upcaster",
+    "continuing",
+    "decode",
+    "encode",
+    "headers_for",
+]

@@ -1,0 +1,138 @@
+"""What ``tidings up`` prepares: every service's database on its backend, migrated,
+and the command line that runs each service as its own process."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from tidings import provisioning
+from tidings.errors import ConfigurationError
+from tidings.processes.serving import service_urls
+from tidings.processes.supervisor import ProcessSpec
+from tidings.settings import Settings
+from tidings.storage.capabilities import Backend
+from tidings.system import Service, System
+
+BROKER_ALIASES = {
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
+    "nats": "nats://127.0.0.1:4222",
+}
+"""``--broker rabbitmq|nats``: the servers on this machine with their default accounts."""
+
+# Runs the CLI in the child with the supervisor's interpreter, whatever is on PATH.
+_CLI = ("-c", "from tidings.cli import main; main()")
+
+
+def broker_url(choice: str | None, settings: Settings) -> str:
+    """``choice`` as a broker URL (an alias or a URL), else ``TIDINGS_BROKER_URL``.
+
+    Processes need a broker they share, so the in-process one is refused.
+    """
+    url = BROKER_ALIASES.get(choice or "", choice) or settings.broker_url
+    if url.startswith("memory:"):
+        raise ConfigurationError(
+            "services in separate processes need a shared broker: "
+            "--broker rabbitmq, nats or an amqp:// or nats:// URL"
+        )
+    return url
+
+
+def backend_groups(system: System, backend: Backend) -> dict[Backend, list[Service]]:
+    """Where each service's database goes: ``backend`` replaces PostgreSQL, the design's
+    default server, while services declared on MariaDB or SQLite keep theirs. With
+    ``backend`` SQLite everything is a file."""
+    groups: dict[Backend, list[Service]] = {}
+    for service in system.services:
+        if backend is Backend.SQLITE:
+            chosen = Backend.SQLITE
+        elif service.backend is Backend.POSTGRESQL:
+            chosen = backend
+        else:
+            chosen = service.backend
+        groups.setdefault(chosen, []).append(service)
+    return groups
+
+
+async def prepare(
+    system: System, backend: Backend, settings: Settings, env_file: Path
+) -> dict[str, Backend]:
+    """Provision (idempotently) and migrate every service's database; the runtime URLs
+    land in ``env_file`` and in this process's environment. Returns each service's backend.
+    """
+    placed: dict[str, Backend] = {}
+    for chosen, services in backend_groups(system, backend).items():
+        # Provisioning works on one backend per call: give it the services that go there.
+        await provisioning.provision(
+            replace(system, services=tuple(services)), chosen, settings, env_file
+        )
+        placed.update({service.name: chosen for service in services})
+    provisioning.load_env_file(env_file, override=True)
+    for service in system.services:
+        await provisioning.upgrade(system, service, settings)
+    return placed
+
+
+async def teardown(system: System, backend: Backend, settings: Settings) -> list[str]:
+    """Drop what :func:`prepare` created (databases and roles, or files)."""
+    dropped: list[str] = []
+    for chosen, services in backend_groups(system, backend).items():
+        part = replace(system, services=tuple(services))
+        dropped += await provisioning.deprovision(part, chosen, settings)
+    return dropped
+
+
+def process_specs(
+    system: System,
+    *,
+    host: str,
+    base_port: int,
+    env_file: Path,
+    broker: str,
+    namespace: str,
+    log_dir: Path | None = None,
+    cli_system: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    pool_size: int = 5,
+) -> list[ProcessSpec]:
+    """One ``tidings run <service>`` per service, on consecutive ports from ``base_port``.
+
+    ``cli_system`` is the name the children load the system by (``system.name`` by
+    default); it differs when ``system`` is a renamed copy, e.g. with unique database
+    names for a test run.
+    """
+    urls = service_urls(system, host, base_port)
+    specs = []
+    for index, service in enumerate(system.services):
+        argv = (
+            sys.executable,
+            *_CLI,
+            "run",
+            service.name,
+            "--system",
+            cli_system or system.name,
+            "--host",
+            host,
+            "--port",
+            str(base_port + index),
+            "--broker",
+            broker,
+            "--namespace",
+            namespace,
+            "--env-file",
+            str(env_file),
+            "--pool-size",
+            str(pool_size),
+        )
+        specs.append(
+            ProcessSpec(
+                name=service.name,
+                argv=argv,
+                url=urls[service.name],
+                ready_url=f"{urls[service.name]}/health/ready",
+                env=dict(extra_env or {}),
+                log_path=log_dir / f"{service.name}.log" if log_dir is not None else None,
+            )
+        )
+    return specs

@@ -1,0 +1,113 @@
+"""Provisioning on MariaDB: a database, ALL on it for the owner user (with GRANT
+OPTION, so it can grant table privileges after migrations), table grants only
+for the runtime user. MariaDB has no PUBLIC: a user without privileges on a
+database cannot open it."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tidings.provisioning.base import ServerAdmin, TableGrants
+from tidings.provisioning.names import ServiceNames, identifier, password_literal
+from tidings.storage.capabilities import Backend
+
+# "There is no such grant defined": REVOKE of a privilege the user never had.
+_NO_SUCH_GRANT = (1141, 1147)
+
+# Services reach the server over TCP from any host; the grants, not the host, confine them.
+HOST = "%"
+
+
+def account(role: str) -> str:
+    return f"'{identifier(role)}'@'{HOST}'"
+
+
+class MariaDBServerAdmin(ServerAdmin):
+    backend = Backend.MARIADB
+
+    async def database_exists(self, admin: AsyncConnection, database: str) -> bool:
+        found = await admin.execute(
+            text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
+            {"name": database},
+        )
+        return found.first() is not None
+
+    async def create_database(self, admin: AsyncConnection, names: ServiceNames) -> None:
+        await admin.execute(
+            text(
+                f"CREATE DATABASE IF NOT EXISTS {identifier(names.database)} "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+        )
+
+    async def role_exists(self, admin: AsyncConnection, role: str) -> bool:
+        found = await admin.execute(
+            text("SELECT 1 FROM mysql.user WHERE user = :name AND host = :host"),
+            {"name": role, "host": HOST},
+        )
+        return found.first() is not None
+
+    async def create_role(self, admin: AsyncConnection, role: str, password: str) -> None:
+        await admin.execute(
+            text(f"CREATE USER {account(role)} IDENTIFIED BY {password_literal(password)}")
+        )
+
+    async def set_password(self, admin: AsyncConnection, role: str, password: str) -> None:
+        await admin.execute(
+            text(f"ALTER USER {account(role)} IDENTIFIED BY {password_literal(password)}")
+        )
+
+    async def secure_database(self, admin: AsyncConnection, names: ServiceNames) -> None:
+        await admin.execute(
+            text(
+                f"GRANT ALL PRIVILEGES ON {identifier(names.database)}.* "
+                f"TO {account(names.owner)} WITH GRANT OPTION"
+            )
+        )
+
+    async def drop_database(self, admin: AsyncConnection, database: str) -> None:
+        await admin.execute(text(f"DROP DATABASE IF EXISTS {identifier(database)}"))
+
+    async def drop_role(self, admin: AsyncConnection, role: str) -> None:
+        await admin.execute(text(f"DROP USER IF EXISTS {account(role)}"))
+
+    async def disown(self, admin: AsyncConnection, role: str) -> None:
+        # MariaDB users own nothing, and DROP USER removes their grants with them.
+        return None
+
+    async def existing_tables(self, owner: AsyncConnection) -> set[str]:
+        rows = await owner.execute(
+            text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+            )
+        )
+        return {str(row[0]) for row in rows}
+
+    async def grant_runtime(
+        self, owner: AsyncConnection, names: ServiceNames, grants: TableGrants
+    ) -> None:
+        database = identifier(names.database)
+        runtime = account(names.runtime)
+        levels = (
+            (grants.read_write, "SELECT, INSERT, UPDATE, DELETE"),
+            (grants.append_only, "SELECT, INSERT"),
+            (grants.read_only, "SELECT"),
+        )
+        for tables, privileges in levels:
+            for table in tables:
+                target = f"{database}.{identifier(table)}"
+                # Revoke first, so a re-run also removes anything granted by hand.
+                await _revoke_all(owner, target, runtime)
+                await owner.execute(text(f"GRANT {privileges} ON {target} TO {runtime}"))
+
+
+async def _revoke_all(owner: AsyncConnection, target: str, runtime: str) -> None:
+    try:
+        await owner.execute(text(f"REVOKE ALL PRIVILEGES ON {target} FROM {runtime}"))
+    except DBAPIError as error:
+        code = getattr(error.orig, "args", (None,))[0]
+        if code not in _NO_SUCH_GRANT:
+            raise
