@@ -71,7 +71,7 @@ async def dead_lettered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[System, Database, str]]:
     """A system without declared consumers, and one dead letter in its notes database."""
-    name = f"dlq{uuid.uuid4().hex[:8]}"
+    name = f"tidings_dlq_{uuid.uuid4().hex[:8]}"
     plain = service_with_inbox(tmp_path, "notes")
     service = Service(
         name="notes",

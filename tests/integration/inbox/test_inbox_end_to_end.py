@@ -77,7 +77,7 @@ def setup(request: pytest.FixtureRequest) -> tuple[str, str, str]:
 
 @pytest.fixture
 async def broker(setup: tuple[str, str, str]) -> AsyncIterator[Broker]:
-    connected = broker_from_url(URLS[setup[2]], namespace=f"inbox{uuid.uuid4().hex[:8]}")
+    connected = broker_from_url(URLS[setup[2]], namespace=f"tidings_inbox_{uuid.uuid4().hex[:8]}")
     async with connected:
         try:
             yield connected

@@ -73,7 +73,7 @@ async def db(setup: tuple[str, str], make_database: Any, tmp_path: Path) -> Data
 
 @pytest.fixture
 async def broker(setup: tuple[str, str]) -> AsyncIterator[Broker]:
-    namespace = f"inbox{uuid.uuid4().hex[:8]}"
+    namespace = f"tidings_inbox_{uuid.uuid4().hex[:8]}"
     kind = setup[1]
     if kind == "memory":
         async with MemoryBroker("memory://", namespace=namespace) as memory:

@@ -39,7 +39,7 @@ async def test_orders_flow_through_a_real_broker(url: str, tmp_path: Path) -> No
     }
     for name, database in databases.items():
         await migrate(database, name)
-    namespace = f"shop_t_{uuid.uuid4().hex[:8]}"  # queues/streams of this test only
+    namespace = f"tidings_shop_{uuid.uuid4().hex[:8]}"  # queues/streams of this test only
     broker = broker_from_url(url, namespace=namespace)
     async with broker:
         shop = Shop(databases, ChdbFactStore(tmp_path / "chdb"), broker=broker)
@@ -93,3 +93,5 @@ async def test_orders_flow_through_a_real_broker(url: str, tmp_path: Path) -> No
                 await eventually(agrees)
         finally:
             await shop.close()
+            # The shop's queues are durable; a test leaves none behind on the shared server.
+            await broker.delete_namespace()  # type: ignore[attr-defined]
