@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "tidings.cli.isolation",
     "tidings.cli.ownership",
     "tidings.cli.outbox",
+    "tidings.cli.inbox",
     "tidings.cli.dlq",
     "tidings.cli.projection",
     "tidings.cli.saga",
