@@ -17,7 +17,7 @@ SQL the library runs and the schema it migrates can never disagree.
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy import Table
+from sqlalchemy import Index, Table
 
 from tidings.storage import append_only
 from tidings.storage.capabilities import Backend
@@ -31,7 +31,10 @@ def current_backend() -> Backend:
 def create_library_table(table: Table, *, is_append_only: bool = False) -> None:
     """Create ``table`` (with its indexes) and, if asked, its append-only triggers."""
     op.create_table(table.name, *[column._copy() for column in table.columns])
+    dialect = op.get_bind().dialect.name
     for index in table.indexes:
+        if not _applies_to(index, dialect):
+            continue
         op.create_index(
             index.name or f"ix_{table.name}",
             table.name,
@@ -42,6 +45,16 @@ def create_library_table(table: Table, *, is_append_only: bool = False) -> None:
     if is_append_only:
         for statement in append_only.create_statements(current_backend(), table.name):
             op.execute(statement)
+
+
+def _applies_to(index: Index, dialect: str) -> bool:
+    """Whether ``index`` is built on ``dialect`` (an index may be for some backends only,
+    declared with ``Index.ddl_if(dialect=...)``)."""
+    condition = getattr(index, "_ddl_if", None)
+    if condition is None or condition.dialect is None:
+        return True
+    wanted = condition.dialect
+    return dialect == wanted if isinstance(wanted, str) else dialect in wanted
 
 
 def drop_library_table(table: Table, *, is_append_only: bool = False) -> None:

@@ -14,6 +14,10 @@ share one Python core). Reported, all from this run:
   ``throughput / raw_publish_rate`` (the goal: :data:`GOALS`);
 * ``p99_ms_at_half_rate``: the p99 latency with producers paced at half the
   measured ``throughput``;
+* ``relay_rate``: the relay alone, draining an outbox filled beforehand to the same
+  broker (confirmed, stored in a queue, marked) with nothing consuming; ``relay_ratio``
+  is ``relay_rate / raw_publish_rate``. Beside ``ratio`` it tells the relay's own cost
+  from what consuming adds on the broker and the machine;
 * ``lost`` (committed, never applied) and ``duplicate_effects`` (applied more
   than once): both must be 0.
 
@@ -56,6 +60,7 @@ QUEUE_SERVICE = "benchdown"
 RAW_QUEUE = "raw"
 CONSUMER_POOL = 8
 RAW_TOPIC = "bench.Raw"
+RELAY_SINK = "sink"
 
 registry = MessageRegistry()
 
@@ -245,6 +250,39 @@ async def _raw_publish_rate(broker: Broker, events: int, batch_size: int, window
     return events / (time.perf_counter() - started)
 
 
+async def _relay_only_rate(
+    kind: str,
+    url: str,
+    namespace: str,
+    *,
+    events: int,
+    writers: int,
+    per_transaction: int,
+    batch_size: int,
+    window: int,
+    confirm_window: int,
+    timeout: float,
+) -> float:
+    """Rows per second the relay publishes from an outbox filled beforehand, on its own
+    database and namespace, into a queue nobody consumes."""
+    async with _scratch_database("benchrelay", writers + window + 1) as database:
+        await _create_tables(database, outbox)
+        await _Producer(database).flat_out(events, writers, per_transaction)
+        broker = _open_broker(kind, url, f"{namespace}_relay", confirm_window)
+        async with broker:
+            try:
+                # Bound, so the broker stores every message as in the end-to-end run.
+                await broker.declare_queue(RELAY_SINK, ["#"])
+                relay = Relay(database, broker, batch_size=batch_size, window=window, listen=False)
+                started = time.perf_counter()
+                async with relay, asyncio.timeout(timeout):
+                    while relay.published < events:
+                        await asyncio.sleep(0.002)
+                return events / (time.perf_counter() - started)
+            finally:
+                await _delete_namespace(broker)
+
+
 async def _start_consumer(
     kind: str, url: str, namespace: str, downstream: Database, prefetch: int
 ) -> asyncio.subprocess.Process:
@@ -350,7 +388,13 @@ async def _measure(
 ) -> dict[str, float | int]:
     log(f"raw publish: {events} messages to {kind}")
     raw_rate = await _raw_publish_rate(broker, events, batch_size, window)
-    log(f"raw publish: {raw_rate:.0f}/s; starting the consumer process")
+    log(f"raw publish: {raw_rate:.0f}/s; the relay alone over {events} rows")
+    relay_rate = await _relay_only_rate(
+        kind, url, namespace, events=events, writers=writers,
+        per_transaction=per_transaction, batch_size=batch_size, window=window,
+        confirm_window=getattr(broker, "confirm_window", 500), timeout=timeout,
+    )  # fmt: skip
+    log(f"relay alone: {relay_rate:.0f}/s; starting the consumer processes")
     consumers = [
         await _start_consumer(kind, url, namespace, downstream, prefetch)
         for _ in range(consumer_processes)
@@ -393,6 +437,8 @@ async def _measure(
         "half_rate": round(half_rate, 1),
         "half_rate_events": len(half_ids),
         "p99_ms_at_half_rate": round(_percentile(half_latencies, 0.99), 2),
+        "relay_rate": round(relay_rate, 1),
+        "relay_ratio": round(relay_rate / raw_rate, 3) if raw_rate else 0.0,
         "lost": lost,
         "duplicate_effects": duplicates,
     }
@@ -414,7 +460,7 @@ async def _delete_namespace(broker: Broker) -> None:
         return
     with contextlib.suppress(Exception):
         if kind_of(broker) == "rabbitmq":
-            await delete([RAW_QUEUE, f"{QUEUE_SERVICE}.{CONSUMER}"])
+            await delete([RAW_QUEUE, RELAY_SINK, f"{QUEUE_SERVICE}.{CONSUMER}"])
         else:
             await delete()
 

@@ -47,14 +47,19 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime, nullable=True),
     # The relay's claim ("oldest unpublished rows in seq order") and its order check
-    # ("unpublished rows below seq n") read only this index; partial where the
-    # backend can, so published rows never bloat it.
+    # ("unpublished rows below seq n") must read only the unpublished rows, in seq
+    # order, however many published rows the retention keeps. PostgreSQL and SQLite: a
+    # partial index on seq of the unpublished rows. MariaDB has no partial indexes;
+    # (published_at, seq) walks the NULL group in seq order.
     Index(
         "ix_outbox_unpublished",
-        "published_at",
         "seq",
         postgresql_where=_UNPUBLISHED,
         sqlite_where=_UNPUBLISHED,
+        # ddl_if documents a tuple of dialect names; its annotation says str.
+    ).ddl_if(dialect=("postgresql", "sqlite")),  # type: ignore[arg-type]
+    Index("ix_outbox_unpublished_at", "published_at", "seq").ddl_if(
+        dialect=("mysql", "mariadb")  # type: ignore[arg-type]
     ),
 )
 

@@ -8,6 +8,8 @@ import pytest
 from tidings.outbox.bench import run_relay_bench
 
 KEYS = {
+    "relay_rate",
+    "relay_ratio",
     "throughput",
     "p50_ms",
     "p99_ms",
@@ -36,6 +38,7 @@ async def test_relay_bench_reports_every_figure_with_nothing_lost(broker: str) -
     assert results["duplicate_effects"] == 0
     assert results["throughput"] > 0
     assert results["raw_publish_rate"] > 0
+    assert results["relay_rate"] > 0
     assert 0 < results["p50_ms"] <= results["p99_ms"]
     assert results["ratio"] == pytest.approx(
         results["throughput"] / results["raw_publish_rate"], abs=0.001
