@@ -103,11 +103,21 @@ def _named(sql: str) -> TextClause:
 _DIRECT = {True: _numbered(_AT_VERSION), False: _numbered(_AT_ANY_VERSION)}
 _IN_TRANSACTION = {True: _named(_AT_VERSION), False: _named(_AT_ANY_VERSION)}
 
+# The first ``limit`` events after ``position``, then those below the watermark: the
+# same rows as filtering first, since every event below the watermark precedes every
+# event above it. Written so because the planner estimates a one-sided range from the
+# index, where the two-sided one falls back to a fixed guess: on a table whose
+# statistics lag (a bulk import, a fresh store) it then picked a bitmap scan of every
+# later event plus a sort for each page, and a catch-up cost the square of its length.
 _READ_ALL = f"""
-SELECT {COLUMNS} FROM events
-WHERE position > $1 AND position < ({_WATERMARK} << 20)
+SELECT * FROM (
+    SELECT {COLUMNS} FROM events
+    WHERE position > $1
+    ORDER BY position
+    LIMIT $2
+) AS page
+WHERE position < ({_WATERMARK} << 20)
 ORDER BY position
-LIMIT $2
 """
 
 # Running transactions in this database (or not placed in any) older than the newest

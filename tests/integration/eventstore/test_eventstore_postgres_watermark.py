@@ -59,3 +59,36 @@ async def test_an_open_transaction_in_another_database_does_not_hold_readers_bac
         assert [e.position for e in await store.read_all()] == list(appended.positions)
         report = await held_back_by(store)
         assert report.held_events == 0
+
+
+async def test_a_page_reads_only_its_own_events_whatever_the_statistics(
+    make_database: MakeDatabase,
+) -> None:
+    """A store never analyzed (as after a bulk import): a page of 100 events from the
+    start reads 100 rows from the index, not every later event and a sort."""
+    from tidings.eventstore import postgres
+
+    database = await make_database("postgres")
+    await schema.install(database)
+    store = PostgresEventStore(database)
+    async with database.transaction() as connection:
+        # The trigger assigns positions; no ANALYZE follows, as after an import.
+        await connection.execute(
+            text(
+                "INSERT INTO events (event_id, stream_id, stream_version, type, "
+                "schema_version, data, metadata, recorded_at) "
+                "SELECT gen_random_uuid()::text, 's' || (g / 100), g % 100 + 1, 'A', 1, "
+                "'{}', '{}', now() FROM generate_series(0, 49999) AS g"
+            )
+        )
+    page_sql = postgres._READ_ALL.replace("$1", "0").replace("$2", "100")
+    async with database.read() as connection:
+        plan = "\n".join(
+            str(row[0]) for row in await connection.execute(text("EXPLAIN ANALYZE " + page_sql))
+        )
+    assert "Index Scan using events_pkey" in plan, plan
+    assert "Bitmap" not in plan, plan
+    assert "Sort" not in plan, plan
+    page = await store.read_all(after_position=0, limit=100)
+    everything = await store.read_all(after_position=0, limit=1000)
+    assert page == everything[:100]
