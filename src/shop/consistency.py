@@ -8,6 +8,7 @@ not finished, so disagreement there is expected, not drift.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -172,11 +173,20 @@ def declared_checks() -> list[Check]:
 
     async def run(databases: Mapping[str, Database]) -> list[LibraryDrift]:
         # Imported when run: the runtime pulls in every service's app.
-        from shop.analytics.facts import fact_store
+        from shop.analytics.facts import FactStore, HttpFactReader, fact_store
         from shop.runtime import Shop
+        from shop.system import system
 
-        folder = load_settings().data_dir / "shop"
-        shop = Shop(dict(databases), fact_store(folder))
+        # A running analytics service holds its chDB files: read through it when
+        # `tidings up` recorded where it listens; else (stopped, or a ClickHouse
+        # server) read the store directly.
+        analytics_url = os.environ.get(system.service("analytics").http_url_var)
+        facts: FactStore = (
+            HttpFactReader(analytics_url)
+            if analytics_url
+            else fact_store(load_settings().data_dir / "shop")
+        )
+        shop = Shop(dict(databases), facts)
         try:
             found = await check(shop.services())
         finally:

@@ -42,6 +42,11 @@ class Service:
         return f"{self.name.upper()}_DATABASE_URL"
 
     @property
+    def http_url_var(self) -> str:
+        """Where ``tidings up`` records the service's base URL (in its env file)."""
+        return f"{self.name.upper()}_HTTP_URL"
+
+    @property
     def tables(self) -> list[str]:
         own = sorted(self.metadata.tables)
         return own + [name for name in self.library_tables if name not in own]

@@ -17,12 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from shop import consistency
-from shop.analytics.facts import ProductSales, SalesTotals
+from shop.analytics.facts import HttpFactReader
 from shop.runtime import Shop
 from shop.system import system as shop_system
 from tidings.errors import OperationalError, StorageError
@@ -37,29 +36,6 @@ from tidings.testing.brokers import BROKER_URLS
 
 READY_SECONDS = 60.0
 QUIET_SECONDS = 60.0
-
-
-class HttpFacts:
-    """Analytics' sales facts read over its HTTP API: its chDB files belong to its process."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def record(self, facts: Any) -> None:
-        raise NotImplementedError("the test only reads")
-
-    async def totals(self) -> SalesTotals:
-        response = await self.client.get("/sales/totals")
-        response.raise_for_status()
-        return SalesTotals.model_validate(response.json())
-
-    async def by_product(self) -> list[ProductSales]:
-        response = await self.client.get("/sales/by-product")
-        response.raise_for_status()
-        return [ProductSales.model_validate(row) for row in response.json()]
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 @dataclass
@@ -169,7 +145,7 @@ async def running_shop(broker_kind: str, folder: Path) -> AsyncIterator[RunningS
             service.name: Database(service.name, runtime[service.env_var], pool_size=1)
             for service in test_system.services
         }
-        facts = HttpFacts(httpx.AsyncClient(base_url=urls["analytics"], timeout=10.0))
+        facts = HttpFactReader(urls["analytics"])
         reader = Shop(databases, facts)
         await supervisor.start()
         try:

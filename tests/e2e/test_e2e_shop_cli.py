@@ -94,6 +94,26 @@ async def test_e2e_up_runs_each_service_load_drives_them_and_ctrl_c_stops_all(
             assert re.search(rf"{phase}[\s│]+[\d.]+[\s│]+[\d.]+[\s│]+[\d.]+", report), report
         assert re.search(r"confirmed[\s│]+\d+", report), report
 
+        # The operator's check, from another shell: the env file `up` wrote says where
+        # each database is and where analytics answers (its chDB belongs to its process).
+        written = (tmp_path / "runtime.env").read_text()
+        assert f"ANALYTICS_HTTP_URL=http://127.0.0.1:{base_port + 7}" in written, written
+        check = [*CLI, "--env-file", str(tmp_path / "runtime.env")]
+        check += ["consistency", "check", "--system", "shop"]
+        deadline = time.monotonic() + 60.0
+        while True:
+            checking = await asyncio.create_subprocess_exec(
+                *check, env=environment, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+            checked = (await asyncio.wait_for(checking.communicate(), 90.0))[0].decode()
+            if checking.returncode == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1.0)  # orders placed last may still be settling
+        assert checking.returncode == 0, checked
+        assert "0 drift found" in checked, checked
+        assert "could not check" not in checked, checked
+
         up.send_signal(signal.SIGINT)
         rest, _ = await asyncio.wait_for(up.communicate(), 60.0)
         output += rest.decode().splitlines()

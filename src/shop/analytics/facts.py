@@ -193,6 +193,35 @@ class ClickHouseFactStore:
             self._client = None
 
 
+class HttpFactReader:
+    """The facts of a running analytics service, read over its HTTP API.
+
+    Its chDB files belong to its process (chDB allows one per folder), so a check
+    run beside a running shop reads through the service instead.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=10.0)
+
+    async def record(self, facts: Sequence[SalesFact]) -> None:
+        raise NotImplementedError("facts are recorded by the analytics service itself")
+
+    async def totals(self) -> SalesTotals:
+        response = await self.client.get("/sales/totals")
+        response.raise_for_status()
+        return SalesTotals.model_validate(response.json())
+
+    async def by_product(self) -> list[ProductSales]:
+        response = await self.client.get("/sales/by-product")
+        response.raise_for_status()
+        return [ProductSales.model_validate(row) for row in response.json()]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
 def fact_store(data_dir: Path) -> FactStore:
     """A server when ``ANALYTICS_CLICKHOUSE_URL`` is set, else chDB under ``data_dir``."""
     url = os.environ.get(CLICKHOUSE_URL_VARIABLE)

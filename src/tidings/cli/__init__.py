@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,6 +21,29 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _environment(
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="Read the services' database URLs from this file first (what `tidings db "
+            "provision` and `tidings up` write, .tidings/runtime.env by default); variables "
+            "already set win.",
+        ),
+    ] = None,
+) -> None:
+    """Data across microservices: databases, outbox, inbox, event sourcing, sagas."""
+    if env_file is None:
+        return
+    if not env_file.is_file():
+        raise typer.BadParameter(f"{env_file} does not exist", param_hint="--env-file")
+    from tidings.provisioning import load_env_file
+
+    load_env_file(env_file, override=False)
+
 
 _COMMAND_MODULES = (
     "tidings.cli.demo",

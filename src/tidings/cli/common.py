@@ -19,6 +19,9 @@ error_console = Console(stderr=True, highlight=False)
 T = TypeVar("T")
 
 SystemOption = Annotated[str, typer.Option("--system", "-s", help="The system to act on.")]
+
+#: What ``tidings demo`` and ``tidings load`` act on without ``--system``: the reference shop.
+DEFAULT_SYSTEM = "shop"
 ServiceOption = Annotated[
     list[str] | None, typer.Option("--service", help="Only this service (repeatable).")
 ]

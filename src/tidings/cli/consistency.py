@@ -82,7 +82,8 @@ def _print(report: ConsistencyReport) -> None:
             )
         console.print(table)
     ran = len(report.checks)
-    console.print(f"{ran} checks ran on system {report.system}: {len(report.drifts)} drift found")
+    checks = "check" if ran == 1 else "checks"
+    console.print(f"{ran} {checks} ran on system {report.system}: {len(report.drifts)} drift found")
     for name, reason in report.failures.items():
         console.print(f"[red]could not check {name}:[/red] {reason}")
     if report.sync_delays:

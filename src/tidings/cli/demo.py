@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from tidings.cli.common import SystemOption, console, load_system, run_async
+from tidings.cli.common import DEFAULT_SYSTEM, SystemOption, console, load_system, run_async
 from tidings.errors import ConfigurationError
 from tidings.settings import load_settings
 
-DEFAULT_DEMO_SYSTEM = "shop"
 
-
-def demo(system: SystemOption = DEFAULT_DEMO_SYSTEM) -> None:
+def demo(system: SystemOption = DEFAULT_SYSTEM) -> None:
     """Run the system's demo in one process: SQLite files and the in-process broker."""
     chosen = load_system(system)
     if chosen.demo is None:

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tidings.cli.common import SystemOption, console, load_system, run_async
+from tidings.cli.common import DEFAULT_SYSTEM, SystemOption, console, load_system, run_async
 from tidings.loadgen import LoadReport, LoadTarget, Outcome, load_hook, run_load
 from tidings.processes import (
     ProcessFailed,
@@ -26,7 +26,7 @@ from tidings.processes import (
     service_urls,
 )
 from tidings.processes.stack import broker_url, prepare, process_specs
-from tidings.provisioning import load_env_file, parse_backend
+from tidings.provisioning import load_env_file, parse_backend, write_env_file
 from tidings.settings import Settings, load_settings
 
 NAMESPACE_VARIABLE = "TIDINGS_BROKER_NAMESPACE"
@@ -173,6 +173,12 @@ def up(
             cli_system=loaded.name,
             pool_size=pool_size,
         )
+        # Operator commands run elsewhere (`tidings --env-file ... consistency check`)
+        # find each service's HTTP API here, beside its database URL.
+        by_name = {service.name: service for service in chosen.services}
+        write_env_file(
+            env_path, {by_name[spec.name].http_url_var: spec.url or "" for spec in specs}
+        )
         async with Supervisor(specs, on_event=lambda line: console.print(line, markup=False)) as sv:
             await sv.start()
             for spec in specs:
@@ -193,7 +199,7 @@ def up(
 
 
 def load(
-    system: SystemOption,
+    system: SystemOption = DEFAULT_SYSTEM,
     orders: Annotated[int, typer.Option("--orders", "-n", help="How many operations.")] = 100,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Clients.")] = 8,
     base_port: BasePortOption = 8100,

@@ -35,7 +35,7 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_quiet_demo_shop_has_no_drift(demo_data: Path) -> None:
     checked = _tidings(demo_data, "consistency", "check", "--system", "shop")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "1 checks ran on system shop: 0 drift found" in checked.stdout
+    assert "1 check ran on system shop: 0 drift found" in checked.stdout
 
 
 async def test_a_replica_changed_behind_the_owner_s_back_is_reported(demo_data: Path) -> None:
