@@ -13,6 +13,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import httpx
+
+from shop.analytics.facts import FactStore
 from shop.analytics.service import AnalyticsService
 from shop.catalog.service import CatalogService
 from shop.inventory.service import InventoryService
@@ -164,6 +167,28 @@ async def _analytics(services: Services, orders: list[Order]) -> list[Drift]:
 SERVICES_CHECKED = ("users", "catalog", "inventory", "orders", "payments", "search", "analytics")
 
 
+async def _analytics_facts() -> FactStore:
+    """Analytics' sales facts for a check run beside the shop.
+
+    A running analytics service holds its chDB files, so when ``tidings up`` recorded
+    where it listens and it answers, read through its API; else (stopped, or facts on
+    a ClickHouse server) read the store itself.
+    """
+    from shop.analytics.facts import HttpFactReader, fact_store
+    from shop.system import system
+
+    url = os.environ.get(system.service("analytics").http_url_var)
+    if url:
+        reader = HttpFactReader(url)
+        try:
+            await reader.totals()
+        except httpx.TransportError:  # nothing answers there: the shop is stopped
+            await reader.close()
+        else:
+            return reader
+    return fact_store(load_settings().data_dir / "shop")
+
+
 def declared_checks() -> list[Check]:
     """The shop's check for ``tidings consistency check --system shop``.
 
@@ -173,20 +198,9 @@ def declared_checks() -> list[Check]:
 
     async def run(databases: Mapping[str, Database]) -> list[LibraryDrift]:
         # Imported when run: the runtime pulls in every service's app.
-        from shop.analytics.facts import FactStore, HttpFactReader, fact_store
         from shop.runtime import Shop
-        from shop.system import system
 
-        # A running analytics service holds its chDB files: read through it when
-        # `tidings up` recorded where it listens; else (stopped, or a ClickHouse
-        # server) read the store directly.
-        analytics_url = os.environ.get(system.service("analytics").http_url_var)
-        facts: FactStore = (
-            HttpFactReader(analytics_url)
-            if analytics_url
-            else fact_store(load_settings().data_dir / "shop")
-        )
-        shop = Shop(dict(databases), facts)
+        shop = Shop(dict(databases), await _analytics_facts())
         try:
             found = await check(shop.services())
         finally:

@@ -121,6 +121,8 @@ async def test_e2e_up_runs_each_service_load_drives_them_and_ctrl_c_stops_all(
         assert "stopped every service" in output
         assert not [line for line in output if "killed" in line]
         assert not [name for name, (_, pid) in services.items() if alive(pid)]
+        stopped = (tmp_path / "runtime.env").read_text()
+        assert "ANALYTICS_HTTP_URL=\n" in stopped, "a stopped shop answers nowhere"
         logs = tmp_path / "data" / "shop" / "logs"
         for name in services:
             # Each child ran its shutdown to the end: relay, consumers and HTTP stopped.

@@ -19,6 +19,7 @@ from tidings.cli.common import DEFAULT_SYSTEM, SystemOption, console, load_syste
 from tidings.loadgen import LoadReport, LoadTarget, Outcome, load_hook, run_load
 from tidings.processes import (
     ProcessFailed,
+    ProcessSpec,
     ServeRequest,
     Supervisor,
     run_until_signalled,
@@ -176,26 +177,32 @@ def up(
         # Operator commands run elsewhere (`tidings --env-file ... consistency check`)
         # find each service's HTTP API here, beside its database URL.
         by_name = {service.name: service for service in chosen.services}
-        write_env_file(
-            env_path, {by_name[spec.name].http_url_var: spec.url or "" for spec in specs}
-        )
-        async with Supervisor(specs, on_event=lambda line: console.print(line, markup=False)) as sv:
-            await sv.start()
-            for spec in specs:
-                console.print(
-                    f"{spec.name:<14} {spec.url}  (pid {sv.pid(spec.name)})", markup=False
-                )
-            console.print(f"logs in {log_dir}", markup=False, soft_wrap=True)
-            await sv.wait_ready(timeout=ready_timeout)
-            console.print("[bold]all services ready[/bold]; Ctrl-C stops them")
-            exited = await sv.wait_any_exit()
-            raise ProcessFailed(
-                f"{exited} exited with code {sv.returncode(exited)}; see {log_dir / exited}.log"
-            )
+        urls = {by_name[spec.name].http_url_var: spec.url or "" for spec in specs}
+        write_env_file(env_path, urls)
+        try:
+            await _supervise(specs, log_dir, ready_timeout)
+        finally:
+            # Stopped: nothing answers there any more.
+            write_env_file(env_path, dict.fromkeys(urls, ""))
 
     signalled = run_until_signalled(main())
     if signalled:
         console.print("stopped every service")
+
+
+async def _supervise(specs: list[ProcessSpec], log_dir: Path, ready_timeout: float) -> None:
+    """Start the processes, print where they answer, run until one exits or Ctrl-C."""
+    async with Supervisor(specs, on_event=lambda line: console.print(line, markup=False)) as sv:
+        await sv.start()
+        for spec in specs:
+            console.print(f"{spec.name:<14} {spec.url}  (pid {sv.pid(spec.name)})", markup=False)
+        console.print(f"logs in {log_dir}", markup=False, soft_wrap=True)
+        await sv.wait_ready(timeout=ready_timeout)
+        console.print("[bold]all services ready[/bold]; Ctrl-C stops them")
+        exited = await sv.wait_any_exit()
+        raise ProcessFailed(
+            f"{exited} exited with code {sv.returncode(exited)}; see {log_dir / exited}.log"
+        )
 
 
 def load(
