@@ -105,7 +105,7 @@ async def tidy_rabbitmq() -> None:
 async def check_rabbitmq() -> None:
     if not await amqp_handshake_ok():
         restart_rabbitmq()
-        if not await amqp_handshake_ok(attempts=10):
+        if not await amqp_handshake_ok(attempts=90):  # a node takes a while to boot
             raise SystemExit("ci: RabbitMQ does not complete an AMQP handshake")
     say("RabbitMQ completes a handshake and confirms a publish")
 
