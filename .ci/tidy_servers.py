@@ -128,21 +128,18 @@ async def tidy_nats() -> None:
     say("NATS JetStream answers")
 
 
+async def _stale(connection: asyncpg.Connection, query: str) -> list[str]:
+    """The names ``query`` returns (first column) that earlier runs left."""
+    return [row[0] for row in await connection.fetch(query) if ours(row[0])]
+
+
 async def tidy_postgres() -> None:
     connection = await asyncpg.connect(POSTGRES_DSN, timeout=30)
     try:
-        names = [
-            row["datname"]
-            for row in await connection.fetch("SELECT datname FROM pg_database")
-            if ours(row["datname"])
-        ]
+        names = await _stale(connection, "SELECT datname FROM pg_database")
         for name in names:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        roles = [
-            row["rolname"]
-            for row in await connection.fetch("SELECT rolname FROM pg_roles")
-            if ours(row["rolname"])
-        ]
+        roles = await _stale(connection, "SELECT rolname FROM pg_roles")
         for role in roles:
             await connection.execute(f'DROP ROLE IF EXISTS "{role}"')
         if names or roles:

@@ -181,7 +181,7 @@ async def _analytics_facts() -> FactStore:
     if url:
         reader = HttpFactReader(url)
         try:
-            await reader.totals()
+            await reader.ping()
         except httpx.TransportError:  # nothing answers there: the shop is stopped
             await reader.close()
         else:

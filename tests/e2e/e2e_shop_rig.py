@@ -175,7 +175,7 @@ async def _teardown(test_system: System, settings: Settings) -> None:
         except StorageError:
             if time.monotonic() > deadline:
                 raise
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.2)
 
 
 async def _delete_namespace(kind: str, namespace: str, queues: set[str]) -> None:

@@ -109,7 +109,7 @@ async def test_e2e_up_runs_each_service_load_drives_them_and_ctrl_c_stops_all(
             checked = (await asyncio.wait_for(checking.communicate(), 90.0))[0].decode()
             if checking.returncode == 0 or time.monotonic() > deadline:
                 break
-            await asyncio.sleep(1.0)  # orders placed last may still be settling
+            await asyncio.sleep(0.2)  # orders placed last may still be settling
         assert checking.returncode == 0, checked
         assert "0 drift found" in checked, checked
         assert "could not check" not in checked, checked

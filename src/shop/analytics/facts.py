@@ -205,6 +205,10 @@ class HttpFactReader:
 
         self.client = httpx.AsyncClient(base_url=base_url, timeout=10.0)
 
+    async def ping(self) -> None:
+        """Raise ``httpx.TransportError`` unless the service answers."""
+        await self.client.get("/health/live")
+
     async def record(self, facts: Sequence[SalesFact]) -> None:
         raise NotImplementedError("facts are recorded by the analytics service itself")
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from tidings.errors import TidingsError
-from tidings.system import System, get_system
+from tidings.system import Service, System, get_system
 
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
@@ -25,6 +25,11 @@ DEFAULT_SYSTEM = "shop"
 ServiceOption = Annotated[
     list[str] | None, typer.Option("--service", help="Only this service (repeatable).")
 ]
+
+
+def services_keeping(system: System, table: str, names: list[str] | None = None) -> list[Service]:
+    """The services of ``system`` (or those of ``names``) whose database has library ``table``."""
+    return [service for service in system.select(names) if table in service.library_tables]
 
 
 def load_system(name: str) -> System:

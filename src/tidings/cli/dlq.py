@@ -22,7 +22,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from tidings.cli.common import ServiceOption, SystemOption, console, load_system, run_async
+from tidings.cli.common import (
+    ServiceOption,
+    SystemOption,
+    console,
+    load_system,
+    run_async,
+    services_keeping,
+)
 from tidings.errors import ConfigurationError, NotFound
 from tidings.inbox import (
     Consumer,
@@ -59,7 +66,7 @@ def parse_duration(text: str) -> timedelta:
 def services_with_dead_letters(system: System, names: list[str] | None) -> list[Service]:
     if names:
         return system.select(names)
-    chosen = [service for service in system.services if "dead_letters" in service.library_tables]
+    chosen = services_keeping(system, "dead_letters")
     if not chosen:
         raise ConfigurationError(f"no service of system {system.name} has a dead-letter store")
     return chosen

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
-from tidings.cli.common import ServiceOption, SystemOption, console, load_system, run_async
+from tidings.cli.common import (
+    ServiceOption,
+    SystemOption,
+    console,
+    load_system,
+    run_async,
+    services_keeping,
+)
 from tidings.errors import StorageError
-from tidings.inbox.records import DEFAULT_INBOX_RETENTION, purge_inbox
-from tidings.inbox.tables import inbox
+from tidings.inbox.records import (
+    DEFAULT_INBOX_RETENTION,
+    ConsumerRecord,
+    consumer_records,
+    purge_inbox,
+)
 from tidings.settings import load_settings
-from tidings.storage.database import Database
 from tidings.system import Service, System
 
 inbox_app = typer.Typer(
@@ -23,41 +31,6 @@ inbox_app = typer.Typer(
     help="The inbox: messages each consumer applied, and their retention.",
     no_args_is_help=True,
 )
-
-
-@dataclass(frozen=True)
-class ConsumerRecord:
-    """One consumer's inbox in one service: rows kept, oldest and newest application."""
-
-    service: str
-    consumer: str
-    rows: int
-    oldest: datetime | None
-    newest: datetime | None
-
-
-def _with_inbox(system: System, names: list[str] | None) -> list[Service]:
-    return [service for service in system.select(names) if "inbox" in service.library_tables]
-
-
-async def consumer_records(database: Database) -> list[ConsumerRecord]:
-    """Per consumer of ``database``'s inbox: rows kept, oldest and newest ``applied_at``."""
-    query = (
-        select(
-            inbox.c.consumer,
-            func.count(),
-            func.min(inbox.c.applied_at),
-            func.max(inbox.c.applied_at),
-        )
-        .group_by(inbox.c.consumer)
-        .order_by(inbox.c.consumer)
-    )
-    async with database.read() as connection:
-        rows = (await connection.execute(query)).all()
-    return [
-        ConsumerRecord(database.service, str(consumer), int(count), oldest, newest)
-        for consumer, count, oldest, newest in rows
-    ]
 
 
 async def _records(system: System, services: list[Service]) -> list[ConsumerRecord | str]:
@@ -80,7 +53,7 @@ def _when(moment: datetime | None) -> str:
 def status(system: SystemOption, service: ServiceOption = None) -> None:
     """Per service and consumer: inbox rows kept, oldest and newest application."""
     chosen = load_system(system)
-    services = _with_inbox(chosen, service)
+    services = services_keeping(chosen, "inbox", service)
     if not services:
         console.print(f"system {chosen.name}: no service has an inbox")
         return
@@ -131,7 +104,7 @@ def purge(
     if retention_days < 0:
         raise typer.BadParameter("must not be negative", param_hint="--retention-days")
     chosen = load_system(system)
-    services = _with_inbox(chosen, service)
+    services = services_keeping(chosen, "inbox", service)
     counts = run_async(_purge(chosen, services, timedelta(days=retention_days), consumer))
     for declared, removed in zip(services, counts, strict=True):
         console.print(f"{declared.name}: removed {removed} inbox rows")

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tidings.cli.common import ServiceOption, SystemOption, console, load_system, run_async
+from tidings.cli.common import (
+    ServiceOption,
+    SystemOption,
+    console,
+    load_system,
+    run_async,
+    services_keeping,
+)
 from tidings.errors import StorageError
 from tidings.outbox.cleanup import purge_published
 from tidings.outbox.status import OutboxStatus, outbox_status
@@ -18,10 +25,6 @@ from tidings.system import Service, System
 outbox_app = typer.Typer(
     name="outbox", help="The transactional outbox: backlog and cleanup.", no_args_is_help=True
 )
-
-
-def _with_outbox(system: System, names: list[str] | None) -> list[Service]:
-    return [service for service in system.select(names) if "outbox" in service.library_tables]
 
 
 def format_age(age: timedelta | None) -> str:
@@ -53,7 +56,7 @@ async def _statuses(
 def status(system: SystemOption, service: ServiceOption = None) -> None:
     """Per service: rows waiting for the relay and the age of the oldest one."""
     chosen = load_system(system)
-    services = _with_outbox(chosen, service)
+    services = services_keeping(chosen, "outbox", service)
     if not services:
         console.print(f"system {chosen.name}: no service has an outbox")
         return
@@ -88,7 +91,7 @@ def purge(
 ) -> None:
     """Delete rows published longer ago than the retention period (unpublished rows stay)."""
     chosen = load_system(system)
-    services = _with_outbox(chosen, service)
+    services = services_keeping(chosen, "outbox", service)
     counts = run_async(_purge(chosen, services, timedelta(hours=retention_hours)))
     for declared, removed in zip(services, counts, strict=True):
         console.print(f"{declared.name}: removed {removed} published rows")

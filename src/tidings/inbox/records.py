@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from tidings.inbox.tables import inbox
 from tidings.storage.database import Database
@@ -88,6 +89,37 @@ async def purge_inbox(
     async with database.transaction() as connection:
         result = await connection.execute(statement)
         return int(result.rowcount)
+
+
+@dataclass(frozen=True)
+class ConsumerRecord:
+    """One consumer's inbox in one service: rows kept, oldest and newest application."""
+
+    service: str
+    consumer: str
+    rows: int
+    oldest: datetime | None
+    newest: datetime | None
+
+
+async def consumer_records(database: Database) -> list[ConsumerRecord]:
+    """Per consumer of ``database``'s inbox: rows kept, oldest and newest ``applied_at``."""
+    query = (
+        select(
+            inbox.c.consumer,
+            func.count(),
+            func.min(inbox.c.applied_at),
+            func.max(inbox.c.applied_at),
+        )
+        .group_by(inbox.c.consumer)
+        .order_by(inbox.c.consumer)
+    )
+    async with database.read() as connection:
+        rows = (await connection.execute(query)).all()
+    return [
+        ConsumerRecord(database.service, str(consumer), int(count), oldest, newest)
+        for consumer, count, oldest, newest in rows
+    ]
 
 
 async def sync_delays(

@@ -359,8 +359,8 @@ async def run_relay_bench(
                 return await _measure(
                     kind, url, namespace, upstream, downstream, relay_broker,
                     events=events, writers=writers, per_transaction=per_transaction,
-                    batch_size=batch_size, window=window, prefetch=prefetch,
-                    consumer_processes=consumer_processes,
+                    batch_size=batch_size, window=window, confirm_window=confirm_window,
+                    prefetch=prefetch, consumer_processes=consumer_processes,
                     half_rate_seconds=half_rate_seconds, timeout=timeout, log=log,
                 )  # fmt: skip
             finally:
@@ -380,6 +380,7 @@ async def _measure(
     per_transaction: int,
     batch_size: int,
     window: int,
+    confirm_window: int,
     prefetch: int,
     consumer_processes: int,
     half_rate_seconds: float,
@@ -392,7 +393,7 @@ async def _measure(
     relay_rate = await _relay_only_rate(
         kind, url, namespace, events=events, writers=writers,
         per_transaction=per_transaction, batch_size=batch_size, window=window,
-        confirm_window=getattr(broker, "confirm_window", 500), timeout=timeout,
+        confirm_window=confirm_window, timeout=timeout,
     )  # fmt: skip
     log(f"relay alone: {relay_rate:.0f}/s; starting the consumer processes")
     consumers = [
