@@ -16,5 +16,5 @@ class ReplyPublisher:
         self.to = to
         self.messages = messages
 
-    async def publish(self, uow: UnitOfWork, message: Message) -> None:
-        await send_reply(uow, self.messages, message, to=self.to)
+    async def publish(self, uow: UnitOfWork, message: Message) -> Envelope:
+        return await send_reply(uow, self.messages, message, to=self.to)

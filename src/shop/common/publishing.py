@@ -12,15 +12,15 @@ from typing import Protocol, TypeVar
 
 from shop.contracts.base import aggregate_of, registry
 from tidings import outbox
-from tidings.messages import Message, MessageRegistry
+from tidings.messages import Envelope, Message, MessageRegistry
 from tidings.storage.uow import UnitOfWork
 
 M = TypeVar("M", bound=Message)
 
 
 class Publisher(Protocol):
-    async def publish(self, uow: UnitOfWork, message: Message) -> None:
-        """Publish ``message`` if and only if ``uow`` commits."""
+    async def publish(self, uow: UnitOfWork, message: Message) -> Envelope | None:
+        """Publish ``message`` if and only if ``uow`` commits; its envelope, if it has one."""
 
 
 class OutboxPublisher:
@@ -29,9 +29,9 @@ class OutboxPublisher:
     def __init__(self, messages: MessageRegistry = registry) -> None:
         self.messages = messages
 
-    async def publish(self, uow: UnitOfWork, message: Message) -> None:
+    async def publish(self, uow: UnitOfWork, message: Message) -> Envelope:
         aggregate_type, aggregate_id = aggregate_of(message)
-        await outbox.add(
+        return await outbox.add(
             uow,
             self.messages,
             message,

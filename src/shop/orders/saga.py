@@ -24,6 +24,7 @@ from shop.contracts.base import registry
 from shop.contracts.notifications import SendNotification
 from shop.orders.schemas import Order, OrderStatus
 from shop.orders.service import StartSaga, customer_in, finish_in, read_in
+from tidings.messages import current_cause
 from tidings.sagas import (
     Compensation,
     Orchestrator,
@@ -133,7 +134,15 @@ def starter(engine: SagaEngine) -> StartSaga:
     """What :class:`~shop.orders.service.OrdersService` calls when an order is placed."""
 
     async def start(uow: UnitOfWork, order: Order) -> None:
-        await engine.start(uow, ORDER_SAGA, saga_data(order), saga_id=order.id)
+        # The saga joins the flow in hand (the OrderPlaced it follows), if any.
+        cause = current_cause()
+        await engine.start(
+            uow,
+            ORDER_SAGA,
+            saga_data(order),
+            saga_id=order.id,
+            correlation_id=cause.correlation_id if cause is not None else None,
+        )
 
     return start
 

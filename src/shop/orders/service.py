@@ -4,6 +4,7 @@ users, and publishes :class:`OrderPlaced` in the same unit of work."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -25,6 +26,7 @@ from shop.orders.schemas import (
 from shop.orders.tables import customer_replica, order_lines, orders, price_replica
 from tidings import audit
 from tidings.errors import NotFound
+from tidings.messages import caused_by
 from tidings.storage.database import Database
 from tidings.storage.locking import update_versioned
 from tidings.storage.types import utcnow
@@ -92,7 +94,7 @@ class OrdersService:
                 ],
             )
             await audit.record(uow, action="place", entity="order", entity_id=order_id, actor=actor)
-            await self.publisher.publish(
+            placed = await self.publisher.publish(
                 uow,
                 OrderPlaced(
                     order_id=order_id,
@@ -106,7 +108,9 @@ class OrdersService:
             if self.start_saga is not None:
                 # The saga's first commands reach the outbox in this same transaction:
                 # an order is never placed without its saga, nor a saga without its order.
-                await self.start_saga(uow, order)
+                # The saga follows OrderPlaced: its flow, its commands caused by it.
+                with caused_by(placed) if placed is not None else contextlib.nullcontext():
+                    await self.start_saga(uow, order)
             return order
 
     async def get(self, order_id: str) -> Order:

@@ -6,7 +6,9 @@ Layout, all names under the broker's ``namespace``:
   ``<namespace>.t``. Retention is *interest*: a message stays until every queue bound to it
   acknowledged it, and a message no queue is bound to is not kept (as on a RabbitMQ topic
   exchange). Publishes carry ``Nats-Msg-Id`` = ``message_id``, so the stream drops a
-  duplicate published within ``duplicate_window`` (a relay retrying a batch).
+  duplicate published within ``duplicate_window`` (a relay retrying a batch), and
+  ``content-type: application/cloudevents+json`` (the body is a structured-mode
+  CloudEvent; no ``ce-*`` header travels, so CloudEvents readers do not see binary mode).
 * a queue is one durable pull consumer per subject filter (``<queue>-<hash>``; NATS
   servers before 2.10 take one filter per consumer). Patterns map ``*`` -> ``*`` and a
   trailing ``#`` -> the prefix itself plus ``prefix.>``; a ``#`` elsewhere is refused.
@@ -59,7 +61,7 @@ from tidings.brokers._dispatch import (
     log,
     public_headers,
 )
-from tidings.brokers._publishing import publish_windowed
+from tidings.brokers._publishing import publish_windowed, wire_headers
 from tidings.brokers._topics import (
     check_namespace,
     check_patterns,
@@ -71,8 +73,11 @@ from tidings.brokers.base import Broker, Handler, OutgoingMessage, Subscription
 from tidings.brokers.dead_letters import DeadLetter
 from tidings.brokers.errors import nats_errors, translate_nats
 from tidings.errors import BrokerError, BrokerUnavailable
+from tidings.messages.envelope import HEADER_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE
 
 MSG_ID = "Nats-Msg-Id"
+#: The CloudEvents NATS binding's structured-mode marker (no ``ce-*`` header travels).
+CONTENT_TYPE_HEADER = HEADER_CONTENT_TYPE
 _NANOS = 1_000_000_000
 
 
@@ -264,7 +269,9 @@ class NatsBroker(Broker):
 
     async def _publish_one(self, message: OutgoingMessage) -> None:
         _, js = self._require()
-        headers = dict(message.headers)
+        headers = wire_headers(message.headers)
+        # Structured mode, said the way the CloudEvents NATS binding reads it.
+        headers[CONTENT_TYPE_HEADER] = STRUCTURED_CONTENT_TYPE
         headers[MSG_ID] = message.message_id
         if message.ordering_key is not None:
             headers[ORDERING_KEY_HEADER] = message.ordering_key
@@ -280,7 +287,8 @@ class NatsBroker(Broker):
 
     async def _publish_dead(self, queue: str, delivery: _NatsDelivery, reason: str) -> None:
         _, js = self._require()
-        headers = dict(delivery.headers)
+        headers = wire_headers(delivery.headers)
+        headers[CONTENT_TYPE_HEADER] = STRUCTURED_CONTENT_TYPE
         headers[DEAD_REASON_HEADER] = reason
         headers[DEAD_TOPIC_HEADER] = delivery.topic
         headers[DEAD_ATTEMPTS_HEADER] = str(delivery.attempt)

@@ -7,9 +7,13 @@ Topology, all names under the broker's ``namespace``:
   dead-lettering to exchange ``<namespace>.dlx`` (direct) with routing key ``<queue>``;
 * queue ``<namespace>.<queue>.dead``: durable quorum queue bound to the dead-letter exchange.
 
-Publishing: persistent messages on a confirm channel, up to ``confirm_window``
-unconfirmed at once; messages sharing an ``ordering_key`` are published one after
-another (each awaits its confirm), so a retried batch cannot overtake itself.
+Publishing: a message's AMQP ``content_type`` is ``application/cloudevents+json``
+(its body is a structured-mode CloudEvent) and no ``ce-*`` header travels with it,
+so CloudEvents readers do not take it for binary mode. Persistent messages on a
+confirm channel, up to ``confirm_window`` unconfirmed at once; messages sharing an
+``ordering_key`` are published one after another (each awaits its confirm), so a
+retried batch cannot overtake itself. Each declared queue is noted in the registry
+queue ``<namespace>:queues`` (AMQP cannot list queues; teardown reads it).
 A message no queue is bound to is dropped by the exchange, like the in-process
 broker does, unless ``mandatory=True``: then the broker returns it and
 :meth:`~RabbitMQBroker.publish` raises :class:`~tidings.errors.PublishNotConfirmed`.
@@ -51,12 +55,13 @@ from tidings.brokers._dispatch import (
     log,
     public_headers,
 )
-from tidings.brokers._publishing import publish_windowed
+from tidings.brokers._publishing import publish_windowed, wire_headers
 from tidings.brokers._topics import check_namespace, check_patterns, check_queue, check_topic
 from tidings.brokers.base import Broker, Handler, OutgoingMessage, Subscription
 from tidings.brokers.dead_letters import DeadLetter
 from tidings.brokers.errors import amqp_errors, translate_amqp
 from tidings.errors import BrokerError, BrokerUnavailable
+from tidings.messages.envelope import STRUCTURED_CONTENT_TYPE
 
 _BROKER_HEADERS = ("x-delivery-count", "x-death", "x-first-death-", "x-last-death-")
 
@@ -102,6 +107,10 @@ class RabbitMQBroker(Broker):
 
     def dead_queue_name(self, queue: str) -> str:
         return f"{self.namespace}.{queue}.dead"
+
+    @property
+    def registry_queue_name(self) -> str:
+        return registry_queue_name(self.namespace)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -170,6 +179,8 @@ class RabbitMQBroker(Broker):
                 declared = await channel.declare_queue(
                     self.queue_name(queue), durable=True, arguments=self._queue_arguments(queue)
                 )
+                if queue not in self.declared_queues:
+                    await _record_queue(channel, self.namespace, queue)
                 self.declared_queues.add(queue)
                 for pattern in patterns:
                     if pattern not in bound:
@@ -185,6 +196,7 @@ class RabbitMQBroker(Broker):
         connection = self._require()
         names = set(queues) | self.declared_queues
         targets = [self.queue_name(q) for q in names] + [self.dead_queue_name(q) for q in names]
+        targets.append(self.registry_queue_name)
         for target in targets:
             with contextlib.suppress(Exception):
                 async with connection.channel() as channel:
@@ -213,12 +225,14 @@ class RabbitMQBroker(Broker):
         exchange = self._exchange
         if exchange is None:
             raise BrokerUnavailable(f"{self.url}: not connected")
-        headers: dict[str, Any] = dict(message.headers)
+        headers = wire_headers(message.headers)
         if message.ordering_key is not None:
             headers[ORDERING_KEY_HEADER] = message.ordering_key
         amqp_message = aio_pika.Message(
             bytes(message.body),
             headers=headers,
+            # Structured mode, said where AMQP readers look (the CloudEvents AMQP binding).
+            content_type=STRUCTURED_CONTENT_TYPE,
             message_id=message.message_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
@@ -234,7 +248,7 @@ class RabbitMQBroker(Broker):
         exchange = self._dead_exchange
         if exchange is None:
             raise BrokerUnavailable(f"{self.url}: not connected")
-        headers: dict[str, Any] = dict(delivery.headers)
+        headers = wire_headers(delivery.headers)
         headers[DEAD_REASON_HEADER] = reason
         headers[DEAD_TOPIC_HEADER] = delivery.topic
         headers[DEAD_ATTEMPTS_HEADER] = str(delivery.attempt)
@@ -245,6 +259,7 @@ class RabbitMQBroker(Broker):
                 aio_pika.Message(
                     delivery.body,
                     headers=headers,
+                    content_type=STRUCTURED_CONTENT_TYPE,
                     message_id=delivery.message_id,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
@@ -307,6 +322,26 @@ class RabbitMQBroker(Broker):
                 with contextlib.suppress(Exception):
                     await channel.close()
         return letters
+
+
+def registry_queue_name(namespace: str) -> str:
+    """The queue that names every queue declared in ``namespace`` (``:`` is refused in
+    queue names, so it cannot collide with one)."""
+    return f"{namespace}:queues"
+
+
+async def _record_queue(channel: AbstractChannel, namespace: str, queue: str) -> None:
+    """Note ``queue`` in the namespace's registry queue, one message per declaration.
+
+    RabbitMQ cannot list queues over AMQP; the registry is how ``tidings db drop``
+    finds every queue of a namespace, whichever process or machine declared it.
+    """
+    registry = registry_queue_name(namespace)
+    await channel.declare_queue(registry, durable=True)
+    await channel.default_exchange.publish(
+        aio_pika.Message(queue.encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+        routing_key=registry,
+    )
 
 
 def _dead_letter(queue: str, incoming: AbstractIncomingMessage) -> DeadLetter:

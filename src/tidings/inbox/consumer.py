@@ -63,6 +63,7 @@ from tidings.inbox.retry import RetryPolicy
 from tidings.inbox.store import Reason, store_dead_letter
 from tidings.inbox.tables import MAX_ID_LENGTH, MAX_TYPE_LENGTH, inbox
 from tidings.messages import Envelope, Message, MessageRegistry, decode
+from tidings.messages.causation import caused_by
 from tidings.storage.database import Database
 from tidings.storage.types import utcnow
 from tidings.storage.uow import UnitOfWork, unit_of_work
@@ -355,7 +356,8 @@ class Consumer:
                     ],
                 )
                 for ready in batch:
-                    await ready.handler(uow, ready.message, ready.envelope)
+                    with caused_by(ready.envelope):
+                        await ready.handler(uow, ready.message, ready.envelope)
         except Exception:
             if not committed:
                 raise
@@ -436,7 +438,9 @@ class Consumer:
                     )
                 except IntegrityError as error:
                     raise _Duplicate from error
-                await handler(uow, message, envelope)
+                # What the handler publishes follows this message (same flow, caused by it).
+                with caused_by(envelope):
+                    await handler(uow, message, envelope)
         except _Duplicate:
             metrics.DUPLICATES_SKIPPED.labels(self.name, envelope.type).inc()
             log.info("consumer %s: %s %s already applied", self.name, envelope.type, envelope.id)

@@ -21,16 +21,16 @@ SPECVERSION = "1.0"
 JSON_CONTENT_TYPE = "application/json"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
-#: Broker header names (see :func:`headers_for`).
-HEADER_ID = "ce-id"
-HEADER_TYPE = "ce-type"
-HEADER_SOURCE = "ce-source"
-HEADER_SPECVERSION = "ce-specversion"
-HEADER_CORRELATION_ID = "ce-correlationid"
-HEADER_CAUSATION_ID = "ce-causationid"
+#: Broker header names (see :func:`headers_for`). Only W3C trace context travels
+#: beside the body: a ``ce-*`` header, or a ``content-type`` application header,
+#: makes CloudEvents readers take a message for binary mode (body = data).
 HEADER_TRACEPARENT = "traceparent"
 HEADER_TRACESTATE = "tracestate"
 HEADER_CONTENT_TYPE = "content-type"
+#: Prefix of the binary-mode attribute headers that messages published before
+#: structured mode was made explicit still carry (readers ignore them).
+LEGACY_HEADER_PREFIX = "ce-"
+_BINARY_MODE_PREFIXES = (LEGACY_HEADER_PREFIX, "ce_", "cloudevents:", "cloudevents_")
 
 _REQUIRED = ("specversion", "id", "source", "type")
 
@@ -193,24 +193,29 @@ def _integer(message_id: str, event: dict[str, Any], name: str) -> int | None:
 
 
 def headers_for(envelope: Envelope) -> dict[str, str]:
-    """Broker headers: enough to route, trace and deduplicate without parsing the body.
+    """Application headers for the broker: W3C ``traceparent``/``tracestate`` (if any).
 
-    ``ce-id``, ``ce-type``, ``ce-source``, ``ce-specversion``, ``ce-correlationid``,
-    ``ce-causationid`` (if any), W3C ``traceparent``/``tracestate`` (if any) and
-    ``content-type: application/cloudevents+json`` (the body is structured mode).
+    Everything else is in the body. The structured-mode content type
+    (``application/cloudevents+json``) is set by each broker adapter where its
+    protocol keeps it (AMQP's ``content_type`` property, a NATS ``content-type``
+    header); see :func:`is_binary_mode_header`.
     """
-    headers = {
-        HEADER_ID: envelope.id,
-        HEADER_TYPE: envelope.type,
-        HEADER_SOURCE: envelope.source,
-        HEADER_SPECVERSION: SPECVERSION,
-        HEADER_CORRELATION_ID: envelope.correlationid,
-        HEADER_CONTENT_TYPE: STRUCTURED_CONTENT_TYPE,
-    }
-    if envelope.causationid is not None:
-        headers[HEADER_CAUSATION_ID] = envelope.causationid
+    headers: dict[str, str] = {}
     if envelope.traceparent is not None:
         headers[HEADER_TRACEPARENT] = envelope.traceparent
     if envelope.tracestate is not None:
         headers[HEADER_TRACESTATE] = envelope.tracestate
     return headers
+
+
+def is_binary_mode_header(name: str) -> bool:
+    """Whether header ``name`` would make a CloudEvents reader see binary mode.
+
+    ``ce-*`` / ``ce_*`` (any case: HTTP, NATS, RabbitMQ, Kafka spellings) and
+    ``cloudEvents:*`` / ``cloudEvents_*`` (AMQP 1.0 spellings) carry attributes; a
+    ``content-type`` application header is the binary-mode data's media type.
+    Adapters drop them from what they publish (outbox rows written by older
+    versions still carry them).
+    """
+    lowered = name.lower()
+    return lowered.startswith(_BINARY_MODE_PREFIXES) or lowered == HEADER_CONTENT_TYPE

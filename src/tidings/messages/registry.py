@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tidings.errors import InvalidMessage, UnknownMessageType
-from tidings.messages import tracing
+from tidings.messages import causation, tracing
 from tidings.messages.base import M, Message
 from tidings.messages.envelope import Envelope
 from tidings.storage.types import utcnow
@@ -120,8 +120,10 @@ class MessageRegistry:
 
         ``caused_by`` (the message being handled) supplies the defaults for the
         correlation id (the flow's), the causation id (its id) and the trace. Without
-        a cause the message starts a flow: its correlation id is its own id and it
-        gets a fresh trace. ``headers`` may carry W3C trace context to continue (the
+        it, the cause in hand supplies them (:mod:`tidings.messages.causation`: a
+        consumer's handler runs inside the handled message's); without either the
+        message starts a flow: its correlation id is its own id and it gets a fresh
+        trace. ``headers`` may carry W3C trace context to continue (the
         broker headers of the message being handled). ``subject`` defaults to the
         aggregate id.
         """
@@ -130,6 +132,12 @@ class MessageRegistry:
         if caused_by is not None:
             correlation_id = correlation_id or caused_by.correlationid
             causation_id = causation_id or caused_by.id
+        else:
+            inherited = causation.current_cause()
+            # A message given its own flow id inherits the cause only within that flow.
+            if inherited is not None and correlation_id in (None, inherited.correlation_id):
+                correlation_id = inherited.correlation_id
+                causation_id = causation_id or inherited.causation_id
         trace = tracing.for_new_message(
             cause=caused_by.trace_context if caused_by is not None else None, headers=headers
         )

@@ -29,9 +29,10 @@ from tidings.inbox import RetryPolicy as InboxRetryPolicy
 from tidings.inbox.store import MAX_ERROR_LENGTH, Reason
 from tidings.inbox.tables import dead_letters
 from tidings.messages import Envelope, Message, MessageRegistry, decode
+from tidings.messages.causation import current_cause, in_flow
 from tidings.outbox import add, add_envelopes
-from tidings.sagas.core import SagaCommand, TimelineEntry
-from tidings.sagas.engine import SagaEngine
+from tidings.sagas.core import SagaCommand, TimelineEntry, Transition
+from tidings.sagas.engine import SagaEngine, TransitionListener
 from tidings.sagas.ports import CommandSender, DeadLetterSink
 from tidings.sagas.state import SagaState
 from tidings.storage.types import utcnow
@@ -77,6 +78,28 @@ class OutboxCommandSender(CommandSender):
 
     async def send_all(self, uow: UnitOfWork, commands: Sequence[SagaCommand]) -> None:
         await add_envelopes(uow, [self.envelope(uow, command) for command in commands])
+
+
+def in_saga_flow(listener: TransitionListener) -> TransitionListener:
+    """``listener``, run so that what it publishes belongs to the saga's flow.
+
+    A transition driven by a reply already runs inside the reply's cause (the
+    inbox's handler); one driven by a deadline or an operator does not, and its
+    messages would otherwise start a new flow, cut off from the saga's.
+    """
+
+    async def run(uow: UnitOfWork, moved: Transition) -> None:
+        cause = current_cause()
+        if cause is not None and cause.correlation_id == moved.state.correlation_id:
+            await listener(uow, moved)
+            return
+        # The cause: the last message this transition is about (a command timed out,
+        # one re-sent), so the chain back to the saga's commands stays unbroken.
+        about = [entry.message_id for entry in moved.timeline if entry.message_id]
+        with in_flow(moved.state.correlation_id, about[-1] if about else None):
+            await listener(uow, moved)
+
+    return run
 
 
 class InboxDeadLetterSink(DeadLetterSink):

@@ -43,7 +43,7 @@ class Orchestrator:
 
     def engine(self, database: Database, *, clock: Clock | None = None) -> SagaEngine:
         """The engine wired to the outbox (and dead-letter store) of ``database``."""
-        from tidings.sagas.messaging import InboxDeadLetterSink, OutboxCommandSender
+        from tidings.sagas.messaging import InboxDeadLetterSink, OutboxCommandSender, in_saga_flow
 
         options = {"clock": clock} if clock is not None else {}
         return SagaEngine(
@@ -51,7 +51,7 @@ class Orchestrator:
             self.definitions,
             OutboxCommandSender(self.registry),
             dead_letters=InboxDeadLetterSink() if self.dead_letters else None,
-            listeners=self.listeners,
+            listeners=[in_saga_flow(listener) for listener in self.listeners],
             **options,
         )
 

@@ -54,10 +54,13 @@ def test_sdk_reads_our_structured_json_with_extensions() -> None:
 
 def test_sdk_reads_our_message_as_an_http_request() -> None:
     envelope = published()
-    message = ce_http.HTTPMessage(headers=headers_for(envelope), body=encode(envelope))
+    headers = {**headers_for(envelope), "content-type": "application/cloudevents+json"}
+    message = ce_http.HTTPMessage(headers=headers, body=encode(envelope))
     event = ce_http.from_http(message, JSONFormat())
     assert event.get_id() == envelope.id
     assert event.get_extension("correlationid") == envelope.correlationid
+    # Structured mode: the data is the event's data, not the whole envelope.
+    assert event.get_data() == {"order_id": "o-1", "total": "9.90"}
 
 
 def test_we_read_what_the_sdk_writes() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from tidings.errors import MalformedMessage
 from tidings.messages import Envelope, decode, encode, headers_for
+from tidings.messages.envelope import is_binary_mode_header
 
 
 def envelope(**changes: Any) -> Envelope:
@@ -145,15 +146,27 @@ def test_malformed_bodies(body: bytes, reason: str) -> None:
         decode(body)
 
 
-def test_headers() -> None:
+def test_headers_carry_trace_context_and_nothing_a_reader_takes_for_binary_mode() -> None:
     headers = headers_for(envelope())
-    assert headers["ce-id"] == envelope().id
-    assert headers["ce-type"] == "orders.OrderPlaced"
-    assert headers["ce-correlationid"] == "flow-1"
-    assert headers["ce-causationid"] == "cause-1"
-    assert headers["traceparent"] == envelope().traceparent
-    assert headers["tracestate"] == "vendor=1"
-    bare = headers_for(envelope(causationid=None, traceparent=None, tracestate=None))
-    assert "traceparent" not in bare
-    assert "ce-causationid" not in bare
-    assert all(isinstance(value, str) for value in headers.values())
+    assert headers == {"traceparent": envelope().traceparent, "tracestate": "vendor=1"}
+    assert not any(is_binary_mode_header(name) for name in headers)
+    assert headers_for(envelope(traceparent=None, tracestate=None)) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "binary"),
+    [
+        ("ce-id", True),
+        ("Ce-Type", True),
+        ("ce_source", True),
+        ("cloudEvents:id", True),
+        ("cloudEvents_type", True),
+        ("content-type", True),
+        ("Content-Type", True),
+        ("traceparent", False),
+        ("tidings-ordering-key", False),
+        ("Nats-Msg-Id", False),
+    ],
+)
+def test_binary_mode_headers(name: str, binary: bool) -> None:
+    assert is_binary_mode_header(name) is binary
