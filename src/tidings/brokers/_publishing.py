@@ -9,17 +9,9 @@ batch cannot put a later event before an earlier one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from tidings.brokers.base import OutgoingMessage
-from tidings.messages.envelope import is_binary_mode_header
-
-
-def wire_headers(headers: Mapping[str, str]) -> dict[str, Any]:
-    """``headers`` without those that make a CloudEvents reader take our structured-mode
-    body for binary mode (``ce-*``, ``content-type``: rows written by older versions)."""
-    return {name: value for name, value in headers.items() if not is_binary_mode_header(name)}
 
 
 def chains(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:

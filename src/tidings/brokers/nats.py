@@ -8,7 +8,8 @@ Layout, all names under the broker's ``namespace``:
   exchange). Publishes carry ``Nats-Msg-Id`` = ``message_id``, so the stream drops a
   duplicate published within ``duplicate_window`` (a relay retrying a batch), and
   ``content-type: application/cloudevents+json`` (the body is a structured-mode
-  CloudEvent; no ``ce-*`` header travels, so CloudEvents readers do not see binary mode).
+  CloudEvent and the outbox sends no ``ce-*`` header, so CloudEvents readers do not
+  see binary mode; deliveries do not show this marker among their headers).
 * a queue is one durable pull consumer per subject filter (``<queue>-<hash>``; NATS
   servers before 2.10 take one filter per consumer). Patterns map ``*`` -> ``*`` and a
   trailing ``#`` -> the prefix itself plus ``prefix.>``; a ``#`` elsewhere is refused.
@@ -33,7 +34,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import nats
@@ -61,7 +62,7 @@ from tidings.brokers._dispatch import (
     log,
     public_headers,
 )
-from tidings.brokers._publishing import publish_windowed, wire_headers
+from tidings.brokers._publishing import publish_windowed
 from tidings.brokers._topics import (
     check_namespace,
     check_patterns,
@@ -269,9 +270,7 @@ class NatsBroker(Broker):
 
     async def _publish_one(self, message: OutgoingMessage) -> None:
         _, js = self._require()
-        headers = wire_headers(message.headers)
-        # Structured mode, said the way the CloudEvents NATS binding reads it.
-        headers[CONTENT_TYPE_HEADER] = STRUCTURED_CONTENT_TYPE
+        headers = _with_content_type(message.headers)
         headers[MSG_ID] = message.message_id
         if message.ordering_key is not None:
             headers[ORDERING_KEY_HEADER] = message.ordering_key
@@ -287,8 +286,7 @@ class NatsBroker(Broker):
 
     async def _publish_dead(self, queue: str, delivery: _NatsDelivery, reason: str) -> None:
         _, js = self._require()
-        headers = wire_headers(delivery.headers)
-        headers[CONTENT_TYPE_HEADER] = STRUCTURED_CONTENT_TYPE
+        headers = _with_content_type(delivery.headers)
         headers[DEAD_REASON_HEADER] = reason
         headers[DEAD_TOPIC_HEADER] = delivery.topic
         headers[DEAD_ATTEMPTS_HEADER] = str(delivery.attempt)
@@ -359,6 +357,15 @@ class NatsBroker(Broker):
         return letters
 
 
+def _with_content_type(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers to publish: structured mode said the way the CloudEvents NATS
+    binding reads it, unless the application set a content type itself."""
+    published = dict(headers)
+    if not any(name.lower() == CONTENT_TYPE_HEADER for name in published):
+        published[CONTENT_TYPE_HEADER] = STRUCTURED_CONTENT_TYPE
+    return published
+
+
 def _app_headers(raw: dict[str, Any]) -> dict[str, str]:
     return {
         name: value
@@ -366,6 +373,8 @@ def _app_headers(raw: dict[str, Any]) -> dict[str, str]:
         if not name.startswith("Nats-")
         and name not in ("Status", "Description")
         and name != "tidings-message-id"
+        # The adapter's own structured-mode marker (see _with_content_type).
+        and not (name == CONTENT_TYPE_HEADER and value == STRUCTURED_CONTENT_TYPE)
     }
 
 

@@ -8,8 +8,8 @@ Topology, all names under the broker's ``namespace``:
 * queue ``<namespace>.<queue>.dead``: durable quorum queue bound to the dead-letter exchange.
 
 Publishing: a message's AMQP ``content_type`` is ``application/cloudevents+json``
-(its body is a structured-mode CloudEvent) and no ``ce-*`` header travels with it,
-so CloudEvents readers do not take it for binary mode. Persistent messages on a
+(its body is a structured-mode CloudEvent; the outbox sends no ``ce-*`` header), so
+CloudEvents readers do not take it for binary mode. Persistent messages on a
 confirm channel, up to ``confirm_window`` unconfirmed at once; messages sharing an
 ``ordering_key`` are published one after another (each awaits its confirm), so a
 retried batch cannot overtake itself. Each declared queue is noted in the registry
@@ -55,7 +55,7 @@ from tidings.brokers._dispatch import (
     log,
     public_headers,
 )
-from tidings.brokers._publishing import publish_windowed, wire_headers
+from tidings.brokers._publishing import publish_windowed
 from tidings.brokers._topics import check_namespace, check_patterns, check_queue, check_topic
 from tidings.brokers.base import Broker, Handler, OutgoingMessage, Subscription
 from tidings.brokers.dead_letters import DeadLetter
@@ -225,7 +225,7 @@ class RabbitMQBroker(Broker):
         exchange = self._exchange
         if exchange is None:
             raise BrokerUnavailable(f"{self.url}: not connected")
-        headers = wire_headers(message.headers)
+        headers: dict[str, Any] = dict(message.headers)
         if message.ordering_key is not None:
             headers[ORDERING_KEY_HEADER] = message.ordering_key
         amqp_message = aio_pika.Message(
@@ -248,7 +248,7 @@ class RabbitMQBroker(Broker):
         exchange = self._dead_exchange
         if exchange is None:
             raise BrokerUnavailable(f"{self.url}: not connected")
-        headers = wire_headers(delivery.headers)
+        headers: dict[str, Any] = dict(delivery.headers)
         headers[DEAD_REASON_HEADER] = reason
         headers[DEAD_TOPIC_HEADER] = delivery.topic
         headers[DEAD_ATTEMPTS_HEADER] = str(delivery.attempt)

@@ -15,6 +15,7 @@ from tidings.brokers.base import Broker, OutgoingMessage
 from tidings.errors import ConfigurationError
 from tidings.inbox.consumer import Consumer, Outcome
 from tidings.inbox.store import get_dead_letter, mark_replayed
+from tidings.messages.envelope import without_binary_mode_headers
 from tidings.storage.database import Database
 
 PUBLISHED = "published"
@@ -56,7 +57,7 @@ async def replay(
                 message_id=f"replay-{dead_letter.id}-{uuid.uuid4().hex[:8]}",
                 topic=dead_letter.topic,
                 body=dead_letter.body,
-                headers=dead_letter.headers,
+                headers=without_binary_mode_headers(dead_letter.headers),
             )
         ]
     )

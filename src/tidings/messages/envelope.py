@@ -10,6 +10,7 @@ Any CloudEvents SDK reads what :func:`encode` writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -206,6 +207,15 @@ def headers_for(envelope: Envelope) -> dict[str, str]:
     if envelope.tracestate is not None:
         headers[HEADER_TRACESTATE] = envelope.tracestate
     return headers
+
+
+def without_binary_mode_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` without those that would make a CloudEvents reader take a
+    structured-mode body for binary mode (see :func:`is_binary_mode_header`).
+
+    For outbox rows and dead letters written by versions that still sent them.
+    """
+    return {name: value for name, value in headers.items() if not is_binary_mode_header(name)}
 
 
 def is_binary_mode_header(name: str) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.brokers.base import OutgoingMessage
+from tidings.messages.envelope import without_binary_mode_headers
 from tidings.outbox.table import outbox
 
 
@@ -34,7 +35,11 @@ class ClaimedRow:
             message_id=self.id,
             topic=self.topic,
             body=self.payload.encode(),
-            headers={str(key): str(value) for key, value in self.headers.items()},
+            # Rows written by older versions carry ce-* headers: a CloudEvents reader
+            # would take the structured-mode body for binary mode.
+            headers=without_binary_mode_headers(
+                {str(key): str(value) for key, value in self.headers.items()}
+            ),
             ordering_key=f"{self.aggregatetype}:{self.aggregateid}",
         )
 

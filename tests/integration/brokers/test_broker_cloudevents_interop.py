@@ -4,7 +4,6 @@ mode), never as binary mode with the envelope for data."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from tidings.brokers.base import OutgoingMessage
 from tidings.brokers.nats import NatsBroker
 from tidings.brokers.rabbitmq import RabbitMQBroker
 from tidings.messages import Envelope, Event, MessageRegistry, decode, encode, headers_for
+from tidings.outbox.claim import ClaimedRow
 from tidings.testing.brokers import (
     BROKER_URLS,
     Recorder,
@@ -82,16 +82,21 @@ def legacy_headers(envelope: Envelope) -> dict[str, str]:
 
 
 def outgoing(envelope: Envelope, index: int) -> OutgoingMessage:
+    """The message the relay publishes for the envelope's outbox row; every fourth row
+    was written by an older version (binary-mode-looking headers)."""
     headers = headers_for(envelope)
     if index % 4 == 0:
         headers = {**legacy_headers(envelope), **headers}
-    return OutgoingMessage(
-        message_id=envelope.id,
+    row = ClaimedRow(
+        seq=index + 1,
+        id=envelope.id,
+        aggregatetype=envelope.aggregatetype or envelope.type,
+        aggregateid=envelope.aggregateid or envelope.id,
         topic=envelope.type,
-        body=encode(envelope),
+        payload=encode(envelope).decode(),
         headers=headers,
-        ordering_key=envelope.aggregateid,
     )
+    return row.outgoing()
 
 
 def assert_same_event(event: BaseCloudEvent, envelope: Envelope) -> None:

@@ -95,7 +95,9 @@ async def test_each_order_is_one_flow_with_an_unbroken_causation_chain(shop: Sho
             201,
         )
         await ok(
-            await inventory.post(f"/stock/{mug['id']}/adjustments", json={"delta": 3, "reason": "in"})
+            await inventory.post(
+                f"/stock/{mug['id']}/adjustments", json={"delta": 3, "reason": "in"}
+            )
         )
         await pump.run()
 
