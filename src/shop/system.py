@@ -105,6 +105,7 @@ analytics = Service(
     migrations=_migrations("analytics"),
     library_tables=_CONSUMES,
     description="sales facts in ClickHouse (chDB embedded)",
+    files=("analytics.chdb",),
     # Its relational database only holds the library's tables; the facts are in ClickHouse.
     backend=Backend.POSTGRESQL,
 )

@@ -36,6 +36,9 @@ class Service:
     append_only: tuple[str, ...] = LIBRARY_APPEND_ONLY
     library_tables: tuple[str, ...] = ("audit_log",)
     """Library tables its migrations include (audit log, outbox, inbox, ...)."""
+    files: tuple[str, ...] = ()
+    """Files or folders it keeps under the system's data folder beside its database (an
+    embedded store such as chDB); ``tidings db drop`` removes them with the database."""
 
     @property
     def env_var(self) -> str:

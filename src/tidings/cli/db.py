@@ -8,12 +8,27 @@ from typing import Annotated
 import typer
 
 from tidings import provisioning
+from tidings.brokers.topology import remove_namespace
 from tidings.cli.common import ServiceOption, SystemOption, console, load_system, run_async
+from tidings.processes.stack import BROKER_ALIASES
 from tidings.provisioning import load_env_file, owner_database, parse_backend
 from tidings.settings import Settings, load_settings
 from tidings.system import Service, System
 
-BackendOption = Annotated[str, typer.Option("--backend", "-b", help="postgres, mariadb or sqlite.")]
+BackendOption = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        "-b",
+        help="postgres, mariadb or sqlite: replaces PostgreSQL, the default server; services "
+        "declared on MariaDB or SQLite keep theirs (the layout `tidings up` runs) unless "
+        "--uniform. sqlite puts every service in a file.",
+    ),
+]
+UniformOption = Annotated[
+    bool,
+    typer.Option("--uniform", help="Every service on --backend, whatever backend it declares."),
+]
 EnvFileOption = Annotated[
     Path | None,
     typer.Option("--env-file", help="The env file of runtime URLs (default: TIDINGS_ENV_FILE)."),
@@ -43,42 +58,97 @@ def provision_command(
     system: SystemOption,
     backend: BackendOption = "sqlite",
     env_file: EnvFileOption = None,
+    uniform: UniformOption = False,
 ) -> None:
     """Create each service's database, and an owner and a runtime role on servers.
 
-    Idempotent. Prints each service and its runtime URL (password hidden), then the
-    env file holding the full URLs.
+    Each service goes where `tidings up` runs it (see --backend). Idempotent. Prints
+    each service and its runtime URL (password hidden), then the env file holding
+    the full URLs.
     """
     settings = load_settings()
-    report = run_async(
-        provisioning.provision(load_system(system), parse_backend(backend), settings, env_file)
-    )
-    for service in report.services:
-        outcome = "; ".join(service.changes) if service.changes else "unchanged"
-        console.print(
-            f"{service.service}  {service.safe_runtime_url}  ({outcome})",
-            markup=False,
-            soft_wrap=True,
+    chosen = load_system(system)
+    reports = run_async(
+        provisioning.provision_layout(
+            chosen, parse_backend(backend), settings, env_file, uniform=uniform
         )
-    if not report.changed:
+    )
+    for report in reports:
+        for service in report.services:
+            outcome = "; ".join(service.changes) if service.changes else "unchanged"
+            # The URL's scheme names the backend the layout put the service on.
+            console.print(
+                f"{service.service}  {service.safe_runtime_url}  ({outcome})",
+                markup=False,
+                soft_wrap=True,
+            )
+    if not any(report.changed for report in reports):
         console.print("nothing changed: every database and role already existed", soft_wrap=True)
-    console.print(str(report.env_file), markup=False, soft_wrap=True)
+    env_path = reports[0].env_file if reports else (env_file or settings.env_file)
+    console.print(str(env_path), markup=False, soft_wrap=True)
 
 
 @db_app.command("drop")
 def drop_command(
     system: SystemOption,
-    backend: BackendOption,
+    backend: BackendOption = "postgres",
     yes: Annotated[bool, typer.Option("--yes", help="Really drop the data.")] = False,
+    uniform: UniformOption = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="rabbitmq, nats or a broker URL whose topology to remove too (default: "
+            "TIDINGS_BROKER_URL); `none` leaves the broker alone.",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            envvar="TIDINGS_BROKER_NAMESPACE",
+            help="The system's broker namespace (default: the system's name).",
+        ),
+    ] = None,
+    env_file: EnvFileOption = None,
 ) -> None:
-    """Drop every service's database and roles (all their data)."""
+    """Remove everything the system owns: every service's database and roles (on the
+    layout of --backend), its embedded files, its queues, exchanges or streams on the
+    broker, and its URLs in the env file. Prints only what existed and was removed."""
     if not yes:
         raise typer.BadParameter("dropping databases destroys their data; add --yes")
-    dropped = run_async(
-        provisioning.deprovision(load_system(system), parse_backend(backend), load_settings())
-    )
-    for name in dropped:
-        console.print(f"dropped {name}", markup=False, soft_wrap=True)
+    settings = load_settings()
+    chosen = load_system(system)
+    env_path = env_file or settings.env_file
+
+    async def run() -> list[str]:
+        removed = await provisioning.deprovision_layout(
+            chosen, parse_backend(backend), settings, uniform=uniform
+        )
+        if broker != "none":
+            url = BROKER_ALIASES.get(broker or "", broker) or settings.broker_url
+            removed += await remove_namespace(url, namespace or chosen.name)
+        return removed
+
+    removed = run_async(run())
+    # The roles are gone: their passwords and the services' addresses mean nothing now.
+    forgotten = [
+        variable
+        for service in chosen.services
+        for variable in (
+            service.env_var,
+            provisioning.owner_env_var(service),
+            service.http_url_var,
+        )
+    ]
+    known = provisioning.read_env_file(env_path)
+    stale = {variable: "" for variable in forgotten if known.get(variable)}
+    if stale and provisioning.write_env_file(env_path, stale):
+        removed.append(f"{len(stale)} URLs in {env_path}")
+    for name in removed:
+        console.print(f"removed {name}", markup=False, soft_wrap=True)
+    if not removed:
+        console.print(f"nothing to remove: {chosen.name} owns nothing here", soft_wrap=True)
 
 
 def _print_revision(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
 from tidings.cli.common import SystemOption, console, load_system, run_async
-from tidings.cli.db import BackendOption, EnvFileOption, use_env_file
+from tidings.cli.db import EnvFileOption, UniformOption, use_env_file
 from tidings.isolation import check_isolation, runtime_urls
 from tidings.provisioning import parse_backend
 from tidings.settings import load_settings
@@ -19,13 +21,25 @@ isolation_app = typer.Typer(
 @isolation_app.command("check")
 def check_command(
     system: SystemOption,
-    backend: BackendOption,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            "-b",
+            help="Also require each service on the backend this layout gives it (as for "
+            "`tidings up --backend`); by default check whatever the env file says runs.",
+        ),
+    ] = None,
     env_file: EnvFileOption = None,
+    uniform: UniformOption = False,
 ) -> None:
-    """Try every cross-service read with runtime credentials; exit 1 unless all are refused."""
+    """Try every cross-service read with runtime credentials, across servers and files;
+    exit 1 unless all are refused."""
     use_env_file(env_file, load_settings())
     chosen = load_system(system)
-    report = run_async(check_isolation(chosen, runtime_urls(chosen, parse_backend(backend))))
+    layout_backend = parse_backend(backend) if backend is not None else None
+    urls = runtime_urls(chosen, layout_backend, uniform=uniform)
+    report = run_async(check_isolation(chosen, urls))
     table = Table(title=f"{chosen.name}: reading another service's database")
     for column in ("credentials of", "database of", "outcome"):
         table.add_column(column)

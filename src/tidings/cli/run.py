@@ -118,9 +118,14 @@ def up(
         typer.Option(
             "--backend",
             "-b",
-            help="postgres or sqlite (services declared on MariaDB or SQLite keep theirs).",
+            help="postgres, mariadb or sqlite (services declared on MariaDB or SQLite keep "
+            "theirs unless --uniform; the layout `tidings db provision` makes).",
         ),
     ] = "postgres",
+    uniform: Annotated[
+        bool,
+        typer.Option("--uniform", help="Every service on --backend, whatever it declares."),
+    ] = False,
     broker: BrokerOption = None,
     base_port: BasePortOption = 8100,
     host: HostOption = "127.0.0.1",
@@ -156,7 +161,7 @@ def up(
     log_dir = settings.data_dir / chosen.name / "logs"
 
     async def main() -> None:
-        placed = await prepare(chosen, parse_backend(backend), settings, env_path)
+        placed = await prepare(chosen, parse_backend(backend), settings, env_path, uniform=uniform)
         console.print(
             f"migrated {len(placed)} databases: "
             + ", ".join(f"{name} on {kind}" for name, kind in placed.items()),

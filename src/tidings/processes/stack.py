@@ -4,13 +4,13 @@ and the command line that runs each service as its own process."""
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from tidings import provisioning
 from tidings.errors import ConfigurationError
 from tidings.processes.serving import service_urls
 from tidings.processes.supervisor import ProcessSpec
+from tidings.provisioning.layout import layout
 from tidings.settings import Settings
 from tidings.storage.capabilities import Backend
 from tidings.system import Service, System
@@ -39,48 +39,37 @@ def broker_url(choice: str | None, settings: Settings) -> str:
     return url
 
 
-def backend_groups(system: System, backend: Backend) -> dict[Backend, list[Service]]:
-    """Where each service's database goes: ``backend`` replaces PostgreSQL, the design's
-    default server, while services declared on MariaDB or SQLite keep theirs. With
-    ``backend`` SQLite everything is a file."""
-    groups: dict[Backend, list[Service]] = {}
-    for service in system.services:
-        if backend is Backend.SQLITE:
-            chosen = Backend.SQLITE
-        elif service.backend is Backend.POSTGRESQL:
-            chosen = backend
-        else:
-            chosen = service.backend
-        groups.setdefault(chosen, []).append(service)
-    return groups
+def backend_groups(
+    system: System, backend: Backend, *, uniform: bool = False
+) -> dict[Backend, list[Service]]:
+    """Where each service's database goes: :func:`tidings.provisioning.layout.layout`,
+    the same answer ``tidings db provision`` and ``isolation check`` use."""
+    return layout(system, backend, uniform=uniform)
 
 
 async def prepare(
-    system: System, backend: Backend, settings: Settings, env_file: Path
+    system: System, backend: Backend, settings: Settings, env_file: Path, *, uniform: bool = False
 ) -> dict[str, Backend]:
     """Provision (idempotently) and migrate every service's database; the runtime URLs
     land in ``env_file`` and in this process's environment. Returns each service's backend.
     """
-    placed: dict[str, Backend] = {}
-    for chosen, services in backend_groups(system, backend).items():
-        # Provisioning works on one backend per call: give it the services that go there.
-        await provisioning.provision(
-            replace(system, services=tuple(services)), chosen, settings, env_file
-        )
-        placed.update({service.name: chosen for service in services})
+    await provisioning.provision_layout(system, backend, settings, env_file, uniform=uniform)
     provisioning.load_env_file(env_file, override=True)
     for service in system.services:
         await provisioning.upgrade(system, service, settings)
-    return placed
+    return {
+        service.name: chosen
+        for chosen, services in layout(system, backend, uniform=uniform).items()
+        for service in services
+    }
 
 
-async def teardown(system: System, backend: Backend, settings: Settings) -> list[str]:
-    """Drop what :func:`prepare` created (databases and roles, or files)."""
-    dropped: list[str] = []
-    for chosen, services in backend_groups(system, backend).items():
-        part = replace(system, services=tuple(services))
-        dropped += await provisioning.deprovision(part, chosen, settings)
-    return dropped
+async def teardown(
+    system: System, backend: Backend, settings: Settings, *, uniform: bool = False
+) -> list[str]:
+    """Drop what :func:`prepare` created (databases and roles, or files, and the
+    services' embedded files)."""
+    return await provisioning.deprovision_layout(system, backend, settings, uniform=uniform)
 
 
 def process_specs(

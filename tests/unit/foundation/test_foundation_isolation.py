@@ -38,8 +38,8 @@ async def test_a_service_that_cannot_read_its_own_database_proves_nothing(
         service.name: f"sqlite+aiosqlite:///{tmp_path / service.name}.db"
         for service in system.services
     }
-    # Nothing migrated: every read fails, its own included.
+    # Nothing migrated: every service's read of its own database fails.
     report = await check_isolation(system, urls)
-    assert report.refused == report.total == 6
+    assert report.total == 6
     assert {failure.source for failure in report.own_access_failures} == set(urls)
     assert not report.isolated
