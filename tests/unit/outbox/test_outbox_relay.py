@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from outbox_support import Counted, registry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tidings.brokers.base import OutgoingMessage
@@ -56,7 +56,21 @@ async def test_run_once_publishes_in_order_and_marks(outbox_db: Database) -> Non
     assert first.topic == "test.Counted"
     assert first.ordering_key == "counter:c-0"
     assert json.loads(first.body)["id"] == first.message_id
-    assert first.headers["ce-id"] == first.message_id
+    assert not any(name.startswith("ce-") for name in first.headers)
+    assert "traceparent" in first.headers
+
+
+async def test_rows_written_with_binary_mode_headers_are_published_without_them(
+    outbox_db: Database,
+) -> None:
+    """Rows from versions that still wrote ce-* headers: the relay drops them."""
+    [message_id] = await add_events(outbox_db, 1)
+    legacy = {"ce-id": message_id, "ce-type": "test.Counted", "content-type": "x", "k": "v"}
+    async with outbox_db.transaction() as connection:
+        await connection.execute(update(outbox).values(headers=legacy))
+    broker = RecordingBroker()
+    assert await Relay(outbox_db, broker).run_once() == 1
+    assert dict(broker.published[0].headers) == {"k": "v"}
 
 
 async def test_unconfirmed_batch_stays_unpublished(outbox_db: Database) -> None:
