@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from tidings.messages import tracing
+from tidings.messages.causation import in_flow
 from tidings.messages.envelope import HEADER_TRACEPARENT, HEADER_TRACESTATE, Envelope
 from tidings.messages.tracing import TraceContext
 
@@ -79,12 +80,19 @@ def receiving(headers: Mapping[str, str]) -> Iterator[TraceContext]:
     """Serve a request with these headers inside the block.
 
     Its ``traceparent``/``tracestate`` are continued (else a fresh trace starts) and
-    its ``x-correlation-id``, if any, is the correlation id.
+    its ``x-correlation-id``, if any, is the correlation id of the logs and of the
+    messages written while serving it.
     """
     lowered = {key.lower(): value for key, value in headers.items()}
     context = tracing.from_headers(lowered) or tracing.new_trace()
-    with tracing.continuing(context), correlated(lowered.get(CORRELATION_HEADER) or None):
-        yield context
+    flow = lowered.get(CORRELATION_HEADER) or None
+    with tracing.continuing(context), correlated(flow):
+        if flow is None:
+            yield context
+            return
+        # The caller named its flow: the messages this request writes belong to it.
+        with in_flow(flow):
+            yield context
 
 
 def traced(

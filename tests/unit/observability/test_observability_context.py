@@ -82,14 +82,24 @@ async def test_middleware_serves_each_request_in_its_callers_trace() -> None:
     async def ids() -> dict[str, str | None]:
         return {"trace": current_trace_id(), "correlation": current_correlation_id()}
 
+    @app.get("/message")
+    async def written() -> dict[str, str | None]:
+        envelope = registry.envelope_for(Pinged(n=3), source="test")
+        return {"id": envelope.id, "correlation": envelope.correlationid}
+
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         continued = (
             await client.get("/ids", headers={"traceparent": TRACEPARENT, "x-correlation-id": "c"})
         ).json()
         started = (await client.get("/ids")).json()
+        in_flow = (await client.get("/message", headers={"x-correlation-id": "c"})).json()
+        own_flow = (await client.get("/message")).json()
 
     assert continued == {"trace": TRACE_ID, "correlation": "c"}
+    # A message written while serving joins the caller's flow, or starts its own.
+    assert in_flow["correlation"] == "c"
+    assert own_flow["correlation"] == own_flow["id"]
     assert started["trace"] not in (None, TRACE_ID)
     assert current_trace_id() is None
 
