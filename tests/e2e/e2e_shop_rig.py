@@ -114,8 +114,12 @@ def _free(port: int) -> bool:
 
 
 @asynccontextmanager
-async def running_shop(broker_kind: str, folder: Path) -> AsyncIterator[RunningShop]:
-    run = uuid.uuid4().hex[:8]
+async def running_shop(
+    broker_kind: str, folder: Path, *, run: str | None = None
+) -> AsyncIterator[RunningShop]:
+    """``run`` names the copy (fresh by default); the same ``run`` and ``folder`` again
+    start the same copy anew, after the previous one removed everything on exit."""
+    run = run or uuid.uuid4().hex[:8]
     test_system = replace(shop_system, name=f"e2e_{run}")
     namespace = f"tidings_e2e_{run}"
     data_dir = folder / "data"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,14 @@ BackendOption = Annotated[
         help="postgres, mariadb or sqlite: replaces PostgreSQL, the default server; services "
         "declared on MariaDB or SQLite keep theirs (the layout `tidings up` runs) unless "
         "--uniform. sqlite puts every service in a file.",
+    ),
+]
+PrefixOption = Annotated[
+    str | None,
+    typer.Option(
+        "--prefix",
+        help="A copy's name, as given to `up --prefix` (databases, roles and files "
+        "<prefix>_<service>); default: the system's name.",
     ),
 ]
 UniformOption = Annotated[
@@ -59,6 +68,7 @@ def provision_command(
     backend: BackendOption = "sqlite",
     env_file: EnvFileOption = None,
     uniform: UniformOption = False,
+    prefix: PrefixOption = None,
 ) -> None:
     """Create each service's database, and an owner and a runtime role on servers.
 
@@ -67,7 +77,7 @@ def provision_command(
     the full URLs.
     """
     settings = load_settings()
-    chosen = load_system(system)
+    chosen = _named(load_system(system), prefix)
     reports = run_async(
         provisioning.provision_layout(
             chosen, parse_backend(backend), settings, env_file, uniform=uniform
@@ -111,6 +121,7 @@ def drop_command(
         ),
     ] = None,
     env_file: EnvFileOption = None,
+    prefix: PrefixOption = None,
 ) -> None:
     """Remove everything the system owns: every service's database and roles (on the
     layout of --backend), its embedded files, its queues, exchanges or streams on the
@@ -118,7 +129,7 @@ def drop_command(
     if not yes:
         raise typer.BadParameter("dropping databases destroys their data; add --yes")
     settings = load_settings()
-    chosen = load_system(system)
+    chosen = _named(load_system(system), prefix)
     env_path = env_file or settings.env_file
 
     async def run() -> list[str]:
@@ -149,6 +160,10 @@ def drop_command(
         console.print(f"removed {name}", markup=False, soft_wrap=True)
     if not removed:
         console.print(f"nothing to remove: {chosen.name} owns nothing here", soft_wrap=True)
+
+
+def _named(system: System, prefix: str | None) -> System:
+    return replace(system, name=prefix) if prefix else system
 
 
 def _print_revision(

@@ -84,9 +84,18 @@ def run(
         bool, typer.Option("--migrate", help="Upgrade the service's database first.")
     ] = False,
     pool_size: PoolSizeOption = 5,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            help="The copy's name, as given to `up --prefix`: its files live under "
+            "<data dir>/<prefix>/, where `db drop --prefix` finds them.",
+        ),
+    ] = None,
 ) -> None:
     """Run one service in this process: HTTP, relay, consumers, workers; stop on SIGTERM."""
-    chosen = load_system(system)
+    loaded = load_system(system)
+    chosen = replace(loaded, name=prefix) if prefix else loaded
     declared = chosen.service(service)
     settings = _settings(env_file, broker)
     hook = serve_hook(chosen)

@@ -94,7 +94,7 @@ def process_specs(
     urls = service_urls(system, host, base_port)
     specs = []
     for index, service in enumerate(system.services):
-        argv = (
+        argv: tuple[str, ...] = (
             sys.executable,
             *_CLI,
             "run",
@@ -114,6 +114,10 @@ def process_specs(
             "--pool-size",
             str(pool_size),
         )
+        if cli_system is not None and cli_system != system.name:
+            # A renamed copy keeps its files apart from the original's (and from other
+            # copies'), under the folder `db drop` removes.
+            argv = (*argv, "--prefix", system.name)
         specs.append(
             ProcessSpec(
                 name=service.name,
