@@ -202,8 +202,12 @@ def _add_metrics(app: FastAPI, service: str) -> None:
 
 
 @asynccontextmanager
-async def in_process_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def in_process_client(
+    app: FastAPI, auth: httpx.Auth | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client that calls ``app`` in-process, with no server or socket (demo, tests)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.internal") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shop.internal", auth=auth
+    ) as client:
         yield client
