@@ -24,7 +24,7 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -183,7 +183,7 @@ def generated_env(existing: Mapping[str, str]) -> dict[str, str]:
     Values already present are kept, so a restarted ``tidings up`` keeps the tokens
     it issued valid and the staff password its operators were told.
     """
-    fresh = {
+    fresh: dict[str, Callable[[], str]] = {
         SECRET_VARIABLE: lambda: secrets.token_urlsafe(48),
         OPERATOR_VARIABLE: lambda: secrets.token_urlsafe(32),
         STAFF_EMAIL_VARIABLE: lambda: DEFAULT_STAFF_EMAIL,
