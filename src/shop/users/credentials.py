@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,9 +27,14 @@ from tidings.storage.uow import unit_of_work
 
 _hasher = PasswordHasher()
 
-# Verified when the email is unknown, so a wrong email costs as long as a wrong
-# password and the answer time does not tell which emails are registered.
-_DUMMY_HASH = _hasher.hash(uuid.uuid4().hex)
+
+@cache
+def _dummy_hash() -> str:
+    # Verified when the email is unknown, so a wrong email costs as long as a wrong
+    # password and the answer time does not tell which emails are registered. Made on
+    # first use: hashing at import would slow every process's start.
+    return _hasher.hash(uuid.uuid4().hex)
+
 
 REFUSED = "the email or password is wrong"
 
@@ -40,7 +46,7 @@ async def hash_password(password: str) -> str:
 async def password_matches(stored: str | None, password: str) -> bool:
     def verify() -> bool:
         try:
-            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+            return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
         except (VerificationError, InvalidHashError):
             return False
 
