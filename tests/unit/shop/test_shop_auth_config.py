@@ -210,3 +210,20 @@ async def test_a_client_fetches_a_new_token_once_after_a_401(make_database) -> N
         second = await client.get("/orders")
     assert (first.status_code, second.status_code) == (200, 200)
     assert len(handed) == 2  # one refused, one fetched again and then kept
+
+
+async def test_a_load_without_credentials_says_what_to_set(monkeypatch, tmp_path) -> None:
+    from shop.serve import shop_load
+    from tidings.loadgen import LoadTarget
+
+    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
+    monkeypatch.setenv("TIDINGS_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigurationError, match="--env-file"):
+        async with shop_load(LoadTarget(urls={}, count=1)):
+            pytest.fail("set up a load without credentials")
+    written = tmp_path / "runtime.env"
+    written.write_text(f"{SECRET_VARIABLE}={SECRET}\n")  # a secret but no staff account
+    monkeypatch.setenv("TIDINGS_ENV_FILE", str(written))
+    with pytest.raises(ConfigurationError, match=STAFF_PASSWORD_VARIABLE):
+        async with shop_load(LoadTarget(urls={"users": "http://127.0.0.1:9"}, count=1)):
+            pytest.fail("set up a load without a staff account")
