@@ -175,11 +175,12 @@ async def _analytics_facts() -> FactStore:
     a ClickHouse server) read the store itself.
     """
     from shop.analytics.facts import HttpFactReader, fact_store
+    from shop.client import client_config, operator_auth
     from shop.system import system
 
     url = os.environ.get(system.service("analytics").http_url_var)
     if url:
-        reader = HttpFactReader(url)
+        reader = HttpFactReader(url, auth=operator_auth(client_config()))
         try:
             await reader.ping()
         except httpx.TransportError:  # nothing answers there: the shop is stopped

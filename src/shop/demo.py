@@ -1,9 +1,10 @@
 """``tidings demo --system shop``: the whole shop in one process, on the embedded
 default (a SQLite file per service, chDB for analytics, the in-process broker).
 
-It seeds customers, products and stock through the services' HTTP APIs, places
-orders that confirm, run out of stock and meet declined cards, waits until the
-shop is quiet, then prints what each service holds and the consistency check.
+Customers register and log in; the bootstrap staff account logs in and seeds
+products and stock; each customer places their orders with their own token (orders
+that confirm, run out of stock and meet declined cards). It waits until the shop is
+quiet, then prints what each service holds and the consistency check.
 With ``<SERVICE>_DATABASE_URL`` and ``TIDINGS_BROKER_URL`` set, the same flow runs
 on real servers.
 """
@@ -25,6 +26,8 @@ from rich.table import Table
 
 from shop import consistency
 from shop.analytics.facts import fact_store
+from shop.client import Customer, TokenAuth, new_customer, staff_auth
+from shop.common.auth import AuthConfig
 from shop.common.http import in_process_client
 from shop.runtime import Shop
 from tidings.brokers.base import Broker
@@ -72,15 +75,18 @@ async def run_demo(system: System, settings: Settings) -> None:
     where = folder if embedded else "their servers"
     console.print(f"migrated {len(databases)} databases, one per service, in {where}")
     async with broker_for(settings, namespace=system.name) as broker:
-        shop = Shop(databases, fact_store(folder), broker=broker)
+        # The environment's secrets on servers; in one process, fresh ones with a staff
+        # account whose password only this run knows.
+        auth = AuthConfig.from_env() or AuthConfig.ephemeral(staff=True)
+        shop = Shop(databases, fact_store(folder), broker=broker, auth=auth)
         try:
             async with shop.running(broker):
-                await _run(console, shop)
+                await _run(console, shop, auth)
         finally:
             await shop.close()
 
 
-async def _run(console: Console, shop: Shop) -> None:
+async def _run(console: Console, shop: Shop, auth: AuthConfig) -> None:
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         http = {
@@ -93,61 +99,65 @@ async def _run(console: Console, shop: Shop) -> None:
                 raise RuntimeError(f"{name} is not ready: {ready.text}")
         run = uuid.uuid4().hex[:6]  # lets the demo run again on servers that keep data
         users = {
-            key: await _ok(
-                http["users"].post(
-                    "/users", json={"email": f"{key}.{run}@example.com", "name": name}
-                )
-            )
+            key: await new_customer(http["users"], f"{key}.{run}@example.com", name)
             for key, name in CUSTOMERS
         }
+        staff = staff_auth(http["users"], auth)
+        await staff.token()
+        console.print(f"{len(users)} customers registered and logged in; staff logged in")
         products: dict[str, dict[str, Any]] = {}
         for sku, name, price, units in PRODUCTS:
             product = await _ok(
                 http["catalog"].post(
-                    "/products", json={"sku": f"{sku}-{run}", "name": name, "price_cents": price}
+                    "/products",
+                    json={"sku": f"{sku}-{run}", "name": name, "price_cents": price},
+                    auth=staff,
                 )
             )
             await _ok(
                 http["inventory"].post(
                     f"/stock/{product['id']}/adjustments",
                     json={"delta": units, "reason": "opening stock"},
+                    auth=staff,
                 )
             )
             products[sku] = product
         await _wait(
             "orders to learn the customers and prices",
-            lambda: _replicated(http["orders"], users, products),
+            lambda: _replicated(http["orders"], staff, users, products),
         )
         placed = []
         for customer, lines, method in ORDERS:
-            body = {
-                "user_id": users[customer]["id"],
+            body = {  # no user_id: the order is the token's customer's
                 "lines": [{"product_id": products[sku]["id"], "quantity": n} for sku, n in lines],
                 "payment_method": method,
             }
-            placed.append(await _ok(http["orders"].post("/orders", json=body)))
+            placed.append(
+                await _ok(http["orders"].post("/orders", json=body, auth=users[customer].auth))
+            )
         console.print(f"placed {len(placed)} orders; the order saga takes it from here")
 
         async def quiet() -> bool:
-            pending = (await _ok(http["orders"].get("/orders", params={"status": "pending"})))[
-                "total"
-            ]
+            pending = (
+                await _ok(http["orders"].get("/orders", params={"status": "pending"}, auth=staff))
+            )["total"]
             return pending == 0 and not await consistency.check(shop.services())
 
         await _wait("every order to reach a final status and the services to agree", quiet)
         drift = await consistency.check(shop.services())
         console.print(f"the shop was quiet after {time.monotonic() - started:.1f}s")
-        await _summary(console, shop, http, products, drift)
+        await _summary(console, shop, http, staff, products, drift)
 
 
 async def _summary(
     console: Console,
     shop: Shop,
     http: dict[str, httpx.AsyncClient],
+    staff: TokenAuth,
     products: dict[str, dict[str, Any]],
     drift: list[consistency.Drift],
 ) -> None:
-    orders = (await _ok(http["orders"].get("/orders", params={"limit": 500})))["items"]
+    orders = (await _ok(http["orders"].get("/orders", params={"limit": 500}, auth=staff)))["items"]
     by_status = Counter(order["status"] for order in orders)
     table = Table(title="Orders by final status")
     table.add_column("status")
@@ -166,8 +176,8 @@ async def _summary(
         )
     console.print(stock)
 
-    totals = await _ok(http["payments"].get("/ledger/totals"))
-    sales = await _ok(http["analytics"].get("/sales/totals"))
+    totals = await _ok(http["payments"].get("/ledger/totals", auth=staff))
+    sales = await _ok(http["analytics"].get("/sales/totals", auth=staff))
     money = Table(title="Money")
     money.add_column("")
     money.add_column("cents", justify="right")
@@ -206,12 +216,15 @@ async def _ok(request: Awaitable[httpx.Response]) -> Any:
 
 
 async def _replicated(
-    orders: httpx.AsyncClient, users: dict[str, Any], products: dict[str, Any]
+    orders: httpx.AsyncClient,
+    staff: TokenAuth,
+    users: dict[str, Customer],
+    products: dict[str, Any],
 ) -> bool:
-    paths = [f"/replicas/customers/{u['id']}" for u in users.values()]
+    paths = [f"/replicas/customers/{u.user_id}" for u in users.values()]
     paths += [f"/replicas/prices/{p['id']}" for p in products.values()]
     for path in paths:
-        if (await orders.get(path)).status_code != 200:
+        if (await orders.get(path, auth=staff)).status_code != 200:
             return False
     return True
 

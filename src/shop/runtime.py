@@ -21,6 +21,8 @@ from shop.analytics import api as analytics_api
 from shop.analytics.consumers import sales_consumer
 from shop.analytics.facts import FactStore
 from shop.catalog import api as catalog_api
+from shop.common.auth import AuthConfig, default_auth
+from shop.common.guards import OPERATOR
 from shop.common.http import ReadinessCheck, broker_check, relay_lag_check
 from shop.consistency import Services
 from shop.contracts.base import registry
@@ -39,10 +41,12 @@ from shop.payments.gateway import Gateway, SimulatedGateway
 from shop.search import api as search_api
 from shop.search.consumers import catalog_consumer
 from shop.users import api as users_api
+from shop.users.credentials import Credentials
 from tidings.brokers.base import Broker
 from tidings.inbox import Consumer
 from tidings.outbox import Relay
 from tidings.sagas import DeadlineWorker, SagaEngine, reply_consumer
+from tidings.sagas.http import saga_router
 from tidings.storage.database import Database
 
 AppFactory = Callable[..., FastAPI]
@@ -73,6 +77,8 @@ class Shop:
     saga_deadline: float = order_saga.STEP_DEADLINE
     broker: Broker | None = None
     """When given, readiness also checks the broker and (for publishers) the relay's lag."""
+    auth: AuthConfig = field(default_factory=default_auth)
+    """The secret every app checks tokens with; its staff account is kept by users."""
 
     def __post_init__(self) -> None:
         # A process may hold only some services' databases (``tidings run orders``):
@@ -87,6 +93,16 @@ class Shop:
         }
 
     def _build(self, service: str) -> FastAPI:
+        app = self._create(service)
+        app.state.auth = self.auth  # one secret for the whole shop, whatever the env says
+        if service == "orders":
+            # The order saga's status, for operators (``tidings saga`` reads the database).
+            app.include_router(
+                saga_router(self.databases[service]), prefix="/sagas", dependencies=[OPERATOR]
+            )
+        return app
+
+    def _create(self, service: str) -> FastAPI:
         database = self.databases[service]
         ready = self._readiness(service)
         if service == "orders":
@@ -185,6 +201,7 @@ class ShopRunning:
 
     async def __aenter__(self) -> ShopRunning:
         try:
+            await self._keep_staff_account()
             # Queues first: the in-process broker drops what no queue is bound to yet.
             for service in self.services:
                 for consumer in self.shop.consumers(service):
@@ -206,6 +223,15 @@ class ShopRunning:
             await self._stack.aclose()
             raise
         return self
+
+    async def _keep_staff_account(self) -> None:
+        auth = self.shop.auth
+        if "users" not in self.services or not auth.staff_email or not auth.staff_password:
+            return
+        users = self.shop.apps["users"].state.users
+        await Credentials(self.shop.databases["users"], auth).ensure_staff(
+            users.publisher, auth.staff_email, auth.staff_password
+        )
 
     async def __aexit__(
         self,

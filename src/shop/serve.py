@@ -3,14 +3,18 @@
 
 :func:`serve` runs one service's share of the shop: its HTTP app under uvicorn,
 the relay of its outbox, its consumers and (for orders) the saga deadline worker.
-:func:`shop_load` sets up customers, products and stock through the HTTP APIs and
-yields a scenario that places one order and follows it to its final status.
+It refuses to start without ``SHOP_AUTH_SECRET``, and beyond loopback without
+``SHOP_OPERATOR_TOKEN`` (:mod:`shop.common.serving_auth`).
+:func:`shop_load` registers customers (each logs in for its own token), creates
+products and stock as the bootstrap staff account through the HTTP APIs, and yields
+a scenario that places one order as its customer and follows it to its final status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,9 +25,13 @@ from typing import Any
 import httpx
 
 from shop.analytics.facts import fact_store
+from shop.client import Customer, TokenAuth, client_config, password_auth, staff_auth
+from shop.common.auth import AuthConfig
+from shop.common.serving_auth import serving_auth
 from shop.orders.schemas import OrderStatus
 from shop.runtime import Shop
 from tidings.brokers.factory import broker_from_url
+from tidings.errors import ConfigurationError
 from tidings.loadgen import LoadTarget, Outcome
 from tidings.processes import ServeRequest, serve_asgi
 from tidings.storage.database import Database
@@ -35,12 +43,13 @@ WAIT_SECONDS = 120.0
 async def serve(request: ServeRequest) -> None:
     """Run ``request.service`` until cancelled, then stop it cleanly."""
     system, settings = request.system, request.settings
+    auth = serving_auth(request.host, AuthConfig.from_env())
     # system.database() also makes an embedded file's folder; nothing connects yet.
     url = system.database(request.service, settings).url
     database = Database(request.service, url, pool_size=request.pool_size)
     facts = fact_store(settings.data_dir / system.name)  # opened only by analytics
     async with broker_from_url(settings.broker_url, namespace=request.namespace) as broker:
-        shop = Shop({request.service: database}, facts, broker=broker)
+        shop = Shop({request.service: database}, facts, broker=broker, auth=auth)
         try:
             # The consumers are subscribed before HTTP answers, so a ready service
             # has its queues bound and hears every event published from then on.
@@ -83,12 +92,13 @@ def kind_of(index: int, mix: LoadMix) -> str:
 
 
 class ShopScenario:
-    """Places order ``index`` and polls it until it leaves ``pending``."""
+    """Places order ``index`` as one of ``customers`` and polls it, with that customer's
+    token, until it leaves ``pending``."""
 
     def __init__(
         self,
         orders: httpx.AsyncClient,
-        customers: list[str],
+        customers: list[Customer],
         plentiful: list[str],
         scarce: str,
         mix: LoadMix,
@@ -110,17 +120,21 @@ class ShopScenario:
             picked = chooser.sample(self.plentiful, k=min(2, len(self.plentiful)))
             lines = [{"product_id": p, "quantity": chooser.randint(1, 2)} for p in picked]
         return {
-            "user_id": self.customers[index % len(self.customers)],
             "lines": lines,
             "payment_method": "declined" if kind == DECLINED else "card",
         }
 
+    def customer(self, index: int) -> Customer:
+        """Who places order ``index`` (the order's customer is the token's)."""
+        return self.customers[index % len(self.customers)]
+
     async def one(self, index: int) -> Outcome:
         started = time.perf_counter()
         body = self.body(index)
-        placed = await _ok(lambda: self.orders.post("/orders", json=body))
+        auth = self.customer(index).auth
+        placed = await _ok(lambda: self.orders.post("/orders", json=body, auth=auth))
         answered = time.perf_counter()
-        order = await _until_final(self.orders, placed["id"])
+        order = await _until_final(self.orders, placed["id"], auth)
         return Outcome(
             status=order["status"],
             latencies={"place": answered - started, "final": time.perf_counter() - started},
@@ -130,10 +144,22 @@ class ShopScenario:
 
 
 @asynccontextmanager
-async def shop_load(target: LoadTarget, mix: LoadMix | None = None) -> AsyncIterator[ShopScenario]:
+async def shop_load(
+    target: LoadTarget, mix: LoadMix | None = None, auth: AuthConfig | None = None
+) -> AsyncIterator[ShopScenario]:
     """Customers, products and stock for ``target.count`` orders, made through the HTTP
-    APIs and replicated to orders; yields the scenario that places the orders."""
+    APIs and replicated to orders; yields the scenario that places the orders.
+
+    Products and stock are made as the staff account ``auth`` names (the environment's
+    or the runtime env file's by default, see :func:`shop.client.client_config`).
+    """
     mix = mix or LoadMix()
+    auth = auth or client_config()
+    if auth is None:
+        raise ConfigurationError(
+            "no shop credentials: run `tidings --env-file .tidings/runtime.env load`, "
+            "or set SHOP_STAFF_EMAIL and SHOP_STAFF_PASSWORD"
+        )
     run = uuid.uuid4().hex[:8]  # a shop that keeps its data can take another load
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     async with AsyncExitStack() as stack:
@@ -144,49 +170,61 @@ async def shop_load(target: LoadTarget, mix: LoadMix | None = None) -> AsyncIter
             for name, url in target.urls.items()
             if name in ("users", "catalog", "inventory", "orders")
         }
+        staff = staff_auth(http["users"], auth)
+        await staff.token()  # a wrong staff password fails the setup, not every order
         customers = [await _customer(http["users"], n, run) for n in range(mix.customers)]
         # Two lines of at most two units each: enough that plentiful stock never runs out.
         plentiful_stock = max(1, target.count) * 4
         plentiful = [
-            await _product(http, f"LOAD{n}-{run}", 100 + 50 * n, plentiful_stock)
+            await _product(http, staff, f"LOAD{n}-{run}", 100 + 50 * n, plentiful_stock)
             for n in range(mix.products)
         ]
-        scarce = await _product(http, f"SCARCE-{run}", 2500, mix.scarce_stock)
-        paths = [f"/replicas/customers/{c}" for c in customers]
+        scarce = await _product(http, staff, f"SCARCE-{run}", 2500, mix.scarce_stock)
+        paths = [f"/replicas/customers/{c.user_id}" for c in customers]
         paths += [f"/replicas/prices/{p}" for p in [*plentiful, scarce]]
-        await _wait(lambda: _all_answer(http["orders"], paths), "orders to learn the replicas")
+        await _wait(
+            lambda: _all_answer(http["orders"], paths, staff), "orders to learn the replicas"
+        )
         yield ShopScenario(http["orders"], customers, plentiful, scarce, mix, target.seed)
 
 
-async def _customer(users: httpx.AsyncClient, n: int, run: str) -> str:
-    body = {"email": f"load{n}.{run}@example.com", "name": f"Load {n}"}
+async def _customer(users: httpx.AsyncClient, n: int, run: str) -> Customer:
+    email, password = f"load{n}.{run}@example.com", secrets.token_urlsafe(16)
+    body = {"email": email, "name": f"Load {n}", "password": password}
     customer_id: str = (await _ok(lambda: users.post("/users", json=body)))["id"]
-    return customer_id
+    customer = Customer(customer_id, email, password_auth(users, email, password))
+    await customer.auth.token()  # log in now: the orders' latencies leave the login out
+    return customer
 
 
-async def _product(http: dict[str, httpx.AsyncClient], sku: str, price: int, units: int) -> str:
+async def _product(
+    http: dict[str, httpx.AsyncClient], staff: TokenAuth, sku: str, price: int, units: int
+) -> str:
     body = {"sku": sku, "name": f"Product {sku}", "price_cents": price}
-    product_id: str = (await _ok(lambda: http["catalog"].post("/products", json=body)))["id"]
+    created = await _ok(lambda: http["catalog"].post("/products", json=body, auth=staff))
+    product_id: str = created["id"]
     adjustment = {"delta": units, "reason": "load"}
     path = f"/stock/{product_id}/adjustments"
-    await _ok(lambda: http["inventory"].post(path, json=adjustment))
+    await _ok(lambda: http["inventory"].post(path, json=adjustment, auth=staff))
     return product_id
 
 
-async def _until_final(orders: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
+async def _until_final(
+    orders: httpx.AsyncClient, order_id: str, auth: httpx.Auth
+) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     async def final() -> bool:
-        found.update(await _ok(lambda: orders.get(f"/orders/{order_id}")))
+        found.update(await _ok(lambda: orders.get(f"/orders/{order_id}", auth=auth)))
         return bool(found["status"] != OrderStatus.PENDING)
 
     await _wait(final, f"order {order_id} to reach a final status")
     return found
 
 
-async def _all_answer(client: httpx.AsyncClient, paths: list[str]) -> bool:
+async def _all_answer(client: httpx.AsyncClient, paths: list[str], auth: httpx.Auth) -> bool:
     for path in paths:
-        if (await client.get(path)).status_code != 200:
+        if (await client.get(path, auth=auth)).status_code != 200:
             return False
     return True
 

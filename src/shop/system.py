@@ -6,6 +6,7 @@ Importing it connects to nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,6 +132,12 @@ def _load(target: LoadTarget) -> AbstractAsyncContextManager[Scenario]:
     return shop_load(target)
 
 
+def _runtime_env(existing: Mapping[str, str]) -> dict[str, str]:
+    from shop.common.auth import generated_env
+
+    return generated_env(existing)
+
+
 def _consistency_checks() -> list[Check]:
     from shop.consistency import declared_checks
 
@@ -149,5 +156,6 @@ system = System(
         "serve": _serve,
         "load": _load,
         "consistency": _consistency_checks,
+        "runtime_env": _runtime_env,
     },
 )

@@ -1,11 +1,17 @@
-"""Helpers for the shop's tests: a migrated database per service, an HTTP client on an app."""
+"""Helpers for the shop's tests: a migrated database per service, an HTTP client on an
+app, acting as a role (tokens signed with the app's own secret)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy import inspect, select
 
+from shop.client import TokenAuth, minted_auth
+from shop.common.auth import Role
 from shop.common.http import in_process_client
 from shop.contracts.base import aggregate_of, registry
 from shop.system import system
@@ -22,8 +28,26 @@ async def migrate(database: Database, service: str) -> Database:
     return database
 
 
-http_client = in_process_client
-"""A client that calls an app in-process (no server, no socket)."""
+@asynccontextmanager
+async def http_client(
+    app: FastAPI, auth: httpx.Auth | Role | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that calls ``app`` in-process (no server, no socket), anonymous unless
+    ``auth`` is given: an ``httpx.Auth``, or a role to act as (see :func:`acting_as`)."""
+    chosen = acting_as(app, auth) if isinstance(auth, Role) else auth
+    async with in_process_client(app, auth=chosen) as client:
+        yield client
+
+
+def acting_as(app: FastAPI, role: Role, subject: str | None = None) -> TokenAuth:
+    """Tokens for ``role`` that ``app`` (and every app of its shop) accepts; a customer's
+    ``subject`` is their user id."""
+    return minted_auth(app.state.auth, subject or f"test-{role.value}", role)
+
+
+def customer(app: FastAPI, user_id: str) -> TokenAuth:
+    """Acting as the customer ``user_id``."""
+    return acting_as(app, Role.CUSTOMER, user_id)
 
 
 async def send(consumer: Consumer, message: Message, *, message_id: str | None = None) -> Outcome:

@@ -4,6 +4,10 @@ notifications) and a real broker, for the end-to-end tests.
 Everything a run creates is its own: databases and roles are named after a
 renamed copy of the shop system (``e2e_<hex>``), the broker namespace and the
 data folder are fresh, and the ports are free ones. All of it is removed on exit.
+
+Like ``tidings up``, preparing writes the shop's secrets (signing secret, operator
+token, bootstrap staff account) into the run's env file and this process's
+environment; the rig reads as the staff account and the operator, as a user would.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import httpx
 
 from shop import consistency
 from shop.analytics.facts import HttpFactReader
+from shop.client import TokenAuth, operator_auth, staff_auth
+from shop.common.auth import AuthConfig
 from shop.runtime import Shop
 from shop.system import system as shop_system
 from tidings.errors import OperationalError, StorageError
@@ -45,6 +51,10 @@ class RunningShop:
     urls: dict[str, str]
     reader: Shop
     """Every service object on its own database (runtime URL), for the consistency check."""
+    auth: AuthConfig
+    """The run's secrets, as ``tidings up`` generates them."""
+    staff: TokenAuth
+    """Logged in as the bootstrap staff account through the users service."""
 
     async def stop(self) -> dict[str, int | None]:
         """Stop every service (SIGINT, as Ctrl-C would); each one's exit code."""
@@ -56,7 +66,8 @@ class RunningShop:
 
     async def pending(self) -> int:
         async with httpx.AsyncClient(base_url=self.urls["orders"], timeout=10.0) as orders:
-            response = await orders.get("/orders", params={"status": "pending", "limit": 1})
+            params = {"status": "pending", "limit": 1}
+            response = await orders.get("/orders", params=params, auth=self.staff)
             response.raise_for_status()
             return int(response.json()["total"])
 
@@ -141,23 +152,27 @@ async def running_shop(
     )
     supervisor = Supervisor(specs, stop_timeout=15.0)
     reader: Shop | None = None
+    users = httpx.AsyncClient(base_url={s.name: s.url for s in specs}["users"] or "", timeout=10.0)
     try:
         await prepare(test_system, Backend.POSTGRESQL, settings, env_file)
         runtime = read_env_file(env_file)
+        auth = AuthConfig.from_env(runtime)
+        assert auth is not None, "preparing the shop wrote no signing secret"
         urls = {spec.name: spec.url or "" for spec in specs}
         databases = {
             service.name: Database(service.name, runtime[service.env_var], pool_size=1)
             for service in test_system.services
         }
-        facts = HttpFactReader(urls["analytics"])
-        reader = Shop(databases, facts)
+        facts = HttpFactReader(urls["analytics"], auth=operator_auth(auth))
+        reader = Shop(databases, facts, auth=auth)
         await supervisor.start()
         try:
             await supervisor.wait_ready(timeout=READY_SECONDS)
         except Exception as error:
             raise AssertionError(f"{error}\n{_logs(folder / 'logs')}") from error
-        yield RunningShop(test_system, supervisor, urls, reader)
+        yield RunningShop(test_system, supervisor, urls, reader, auth, staff_auth(users, auth))
     finally:
+        await users.aclose()
         await supervisor.stop()
         queues = {c.queue for c in reader.consumers()} if reader is not None else set()
         if reader is not None:

@@ -1,6 +1,7 @@
 """``tidings up`` and ``tidings load`` as a user runs them: eight service processes
-(on SQLite files here, with NATS between them), driven by the load command, then
-stopped with Ctrl-C (SIGINT) without any process left behind."""
+(on SQLite files here, with NATS between them), guarded by the secrets ``up``
+generated, driven by the load command (as customers and the staff account it reads
+from the env file), then stopped with Ctrl-C (SIGINT) without any process left behind."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from e2e_shop_rig import free_port_block
 
+from shop.common.auth import AuthConfig
 from shop.system import system as shop_system
 from tidings.brokers.nats import NatsBroker
+from tidings.provisioning import read_env_file
 from tidings.testing.brokers import BROKER_URLS
 
 CLI = (sys.executable, "-c", "from tidings.cli import main; main()")
@@ -77,6 +81,18 @@ async def test_e2e_up_runs_each_service_load_drives_them_and_ctrl_c_stops_all(
         services = {m[1]: (m[2], int(m[3])) for m in map(URL_LINE.match, output) if m}
         assert list(services) == [service.name for service in shop_system.services]
         assert services["users"][0] == f"http://127.0.0.1:{base_port}"
+
+        # `up` wrote the shop's secrets; the services demand them.
+        auth = AuthConfig.from_env(read_env_file(tmp_path / "runtime.env"))
+        assert auth is not None
+        assert auth.operator_token
+        assert auth.staff_password
+        async with httpx.AsyncClient(base_url=services["catalog"][0]) as catalog:
+            assert (await catalog.get("/metrics")).status_code == 401
+            operator = {"Authorization": f"Bearer {auth.operator_token}"}
+            assert (await catalog.get("/metrics", headers=operator)).status_code == 200
+            product = {"sku": "NOPE", "name": "Nope", "price_cents": 1}
+            assert (await catalog.post("/products", json=product)).status_code == 401
 
         load = await asyncio.create_subprocess_exec(
             *CLI,

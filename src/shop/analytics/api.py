@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from shop.analytics.facts import FactStore, ProductSales, SalesTotals
 from shop.analytics.service import AnalyticsService
+from shop.common.guards import REPORTS
 from shop.common.http import ReadinessCheck, create_service_app
 from tidings.storage.database import Database
 
@@ -31,11 +32,16 @@ def create_app(
     )
     app.state.analytics = service
 
-    @app.get("/sales/totals", response_model=SalesTotals, tags=["sales"])
+    @app.get("/sales/totals", response_model=SalesTotals, tags=["sales"], dependencies=[REPORTS])
     async def totals() -> SalesTotals:
         return await service.totals()
 
-    @app.get("/sales/by-product", response_model=list[ProductSales], tags=["sales"])
+    @app.get(
+        "/sales/by-product",
+        response_model=list[ProductSales],
+        tags=["sales"],
+        dependencies=[REPORTS],
+    )
     async def by_product() -> list[ProductSales]:
         return await service.by_product()
 

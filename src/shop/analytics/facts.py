@@ -200,10 +200,11 @@ class HttpFactReader:
     run beside a running shop reads through the service instead.
     """
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, auth: Any = None) -> None:
+        """``auth`` (an ``httpx.Auth``) answers the reports' guard: operator or staff."""
         import httpx
 
-        self.client = httpx.AsyncClient(base_url=base_url, timeout=10.0)
+        self.client = httpx.AsyncClient(base_url=base_url, timeout=10.0, auth=auth)
 
     async def ping(self) -> None:
         """Raise ``httpx.TransportError`` unless the service answers."""

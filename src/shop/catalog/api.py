@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query, Response
 
 from shop.catalog.schemas import NewProduct, Product, ProductChange
 from shop.catalog.service import CatalogService
+from shop.common.guards import STAFF
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
@@ -30,7 +31,13 @@ def create_app(
     )
     app.state.catalog = service
 
-    @app.post("/products", status_code=201, response_model=Product, tags=["products"])
+    @app.post(
+        "/products",
+        status_code=201,
+        response_model=Product,
+        tags=["products"],
+        dependencies=[STAFF],
+    )
     async def create_product(body: NewProduct) -> Product:
         return await service.create(body)
 
@@ -46,11 +53,13 @@ def create_app(
     async def get_product(product_id: str) -> Product:
         return await service.get(product_id)
 
-    @app.patch("/products/{product_id}", response_model=Product, tags=["products"])
+    @app.patch(
+        "/products/{product_id}", response_model=Product, tags=["products"], dependencies=[STAFF]
+    )
     async def update_product(product_id: str, body: ProductChange) -> Product:
         return await service.update(product_id, body)
 
-    @app.delete("/products/{product_id}", status_code=204, tags=["products"])
+    @app.delete("/products/{product_id}", status_code=204, tags=["products"], dependencies=[STAFF])
     async def delete_product(product_id: str, version: Annotated[int, Query(ge=1)]) -> Response:
         await service.delete(product_id, version)
         return Response(status_code=204)

@@ -1,11 +1,13 @@
 """The HTTP shell every shop service wraps around its routes.
 
 Errors from the library map to status codes here, once: :class:`NotFound` is 404,
+:class:`~shop.common.auth.Unauthorized` 401 and :class:`~shop.common.auth.Forbidden` 403,
 :class:`ConcurrencyError` (a stale ``version``), :class:`IntegrityError` (a
 duplicate) and :class:`~shop.common.errors.Conflict` are 409;
 :class:`~shop.common.errors.Unprocessable` is a 422 naming its field; an
 unreachable database is 503. Every app publishes its OpenAPI document,
-``/health/live``, ``/health/ready`` and ``/metrics``.
+``/health/live``, ``/health/ready`` and ``/metrics`` (behind the operator token
+when one is configured, see :mod:`shop.common.guards`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from prometheus_client import (
 from sqlalchemy import text
 from starlette.middleware.base import RequestResponseEndpoint
 
+from shop.common.auth import AuthConfig, Forbidden, Unauthorized, default_auth
 from shop.common.errors import Conflict, Unprocessable
+from shop.common.guards import OPERATOR
 from tidings.brokers.base import Broker
 from tidings.errors import (
     ConcurrencyError,
@@ -82,14 +86,18 @@ def create_service_app(
     database: Database,
     description: str = "",
     readiness: Sequence[ReadinessCheck] = (),
+    auth: AuthConfig | None = None,
 ) -> FastAPI:
     """A FastAPI app for ``service`` with error mapping, health and metrics in place.
 
     Readiness always checks the database; ``readiness`` adds more (broker, relay lag).
-    Nothing connects until a request arrives.
+    Tokens are checked against ``auth`` (the environment's, see
+    :func:`~shop.common.auth.default_auth`); the composition root may replace
+    ``app.state.auth``. Nothing connects until a request arrives.
     """
     app = FastAPI(title=f"shop {service}", description=description, version="0.1.0")
     app.state.service = service
+    app.state.auth = auth or default_auth()
     app.state.database = database
     _add_error_handlers(app)
     _add_health(app, [database_check(database), *readiness])
@@ -119,6 +127,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         detail = [{"loc": ["body", field], "msg": str(error), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    async def unauthenticated(_request: Request, error: Exception) -> Response:
+        return JSONResponse(
+            {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    async def forbidden(_request: Request, error: Exception) -> Response:
+        return JSONResponse({"detail": str(error)}, status_code=403)
+
+    app.add_exception_handler(Unauthorized, unauthenticated)
+    app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Conflict, refused)
     app.add_exception_handler(Unprocessable, unprocessable)
@@ -178,14 +196,18 @@ def _add_metrics(app: FastAPI, service: str) -> None:
         requests.labels(service, request.method, template, str(response.status_code)).inc()
         return response
 
-    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    @app.get("/metrics", tags=["health"], include_in_schema=False, dependencies=[OPERATOR])
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @asynccontextmanager
-async def in_process_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def in_process_client(
+    app: FastAPI, auth: httpx.Auth | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client that calls ``app`` in-process, with no server or socket (demo, tests)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop.internal") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shop.internal", auth=auth
+    ) as client:
         yield client

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Response
 
 from shop.common.errors import Conflict, Unprocessable
+from shop.common.guards import BACK_OFFICE, SERVICE, STAFF
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.publishing import OutboxPublisher, Publisher
 from shop.contracts.base import Line
@@ -38,7 +39,12 @@ def create_app(
     async def get_stock(product_id: str) -> Stock:
         return Stock.of(await service.stock(product_id))
 
-    @app.post("/stock/{product_id}/adjustments", response_model=Stock, tags=["stock"])
+    @app.post(
+        "/stock/{product_id}/adjustments",
+        response_model=Stock,
+        tags=["stock"],
+        dependencies=[STAFF],
+    )
     async def adjust_stock(product_id: str, body: Adjustment) -> Stock:
         if body.delta == 0:
             raise Unprocessable("delta", "an adjustment must change the stock")
@@ -53,6 +59,7 @@ def create_app(
         response_model=ReservationView,
         tags=["reservations"],
         responses={409: {"description": "Not enough stock: the reservation is rejected"}},
+        dependencies=[SERVICE],
     )
     async def reserve(body: NewReservation) -> ReservationView:
         lines = [Line(product_id=line.product_id, quantity=line.quantity) for line in body.lines]
@@ -61,11 +68,18 @@ def create_app(
             raise Conflict(reservation.reason or "not enough stock")
         return ReservationView.of(reservation)
 
-    @app.get("/reservations/{order_id}", response_model=ReservationView, tags=["reservations"])
+    @app.get(
+        "/reservations/{order_id}",
+        response_model=ReservationView,
+        tags=["reservations"],
+        dependencies=[BACK_OFFICE],
+    )
     async def get_reservation(order_id: str) -> ReservationView:
         return ReservationView.of(await service.require_reservation(order_id))
 
-    @app.delete("/reservations/{order_id}", status_code=204, tags=["reservations"])
+    @app.delete(
+        "/reservations/{order_id}", status_code=204, tags=["reservations"], dependencies=[SERVICE]
+    )
     async def release(order_id: str) -> Response:
         await service.require_reservation(order_id)
         await service.release(order_id)

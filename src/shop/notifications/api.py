@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Response
 
+from shop.common.guards import BACK_OFFICE, SERVICE
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
@@ -36,6 +37,7 @@ def create_app(
         response_model=Notification,
         tags=["notifications"],
         responses={200: {"description": "Already sent under this key; the first send"}},
+        dependencies=[SERVICE],
     )
     async def send(body: NewNotification, response: Response) -> Notification:
         sent, created = await service.send(body)
@@ -43,7 +45,12 @@ def create_app(
             response.status_code = 200
         return sent
 
-    @app.get("/notifications", response_model=Page[Notification], tags=["notifications"])
+    @app.get(
+        "/notifications",
+        response_model=Page[Notification],
+        tags=["notifications"],
+        dependencies=[BACK_OFFICE],
+    )
     async def list_notifications(
         recipient: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -53,7 +60,10 @@ def create_app(
         return Page[Notification](items=items, total=total, limit=limit, offset=offset)
 
     @app.get(
-        "/notifications/{notification_id}", response_model=Notification, tags=["notifications"]
+        "/notifications/{notification_id}",
+        response_model=Notification,
+        tags=["notifications"],
+        dependencies=[BACK_OFFICE],
     )
     async def get_notification(notification_id: str) -> Notification:
         return await service.get(notification_id)

@@ -50,6 +50,8 @@ class OrdersService:
         Raises :class:`Unprocessable` naming ``user_id`` for a customer the replica
         does not know and ``lines`` for an unknown product or mixed currencies.
         """
+        if new.user_id is None:
+            raise Unprocessable("user_id", "an order needs the customer it is for")
         order_id = str(uuid.uuid4())
         now = utcnow()
         async with unit_of_work(self.database) as uow:

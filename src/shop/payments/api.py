@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Response
 
+from shop.common.guards import BACK_OFFICE, SERVICE
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
@@ -40,6 +41,7 @@ def create_app(
         response_model=Payment,
         tags=["payments"],
         responses={200: {"description": "The order already has a payment; that one"}},
+        dependencies=[SERVICE],
     )
     async def take_payment(body: NewPayment, response: Response) -> Payment:
         payment, charged = await service.take(body)
@@ -47,7 +49,9 @@ def create_app(
             response.status_code = 200
         return payment
 
-    @app.get("/payments", response_model=Page[Payment], tags=["payments"])
+    @app.get(
+        "/payments", response_model=Page[Payment], tags=["payments"], dependencies=[BACK_OFFICE]
+    )
     async def list_payments(
         order_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -56,19 +60,33 @@ def create_app(
         items, total = await service.page(order_id=order_id, limit=limit, offset=offset)
         return Page[Payment](items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/payments/{payment_id}", response_model=Payment, tags=["payments"])
+    @app.get(
+        "/payments/{payment_id}",
+        response_model=Payment,
+        tags=["payments"],
+        dependencies=[BACK_OFFICE],
+    )
     async def get_payment(payment_id: str) -> Payment:
         return await service.get(payment_id)
 
-    @app.post("/payments/{payment_id}/refund", response_model=Payment, tags=["payments"])
+    @app.post(
+        "/payments/{payment_id}/refund",
+        response_model=Payment,
+        tags=["payments"],
+        dependencies=[BACK_OFFICE],
+    )
     async def refund_payment(payment_id: str, body: Refund) -> Payment:
         return await service.refund(payment_id, body)
 
-    @app.get("/ledger", response_model=list[LedgerEntry], tags=["ledger"])
+    @app.get(
+        "/ledger", response_model=list[LedgerEntry], tags=["ledger"], dependencies=[BACK_OFFICE]
+    )
     async def ledger(order_id: str | None = None) -> list[LedgerEntry]:
         return await service.ledger(order_id=order_id)
 
-    @app.get("/ledger/totals", response_model=LedgerTotals, tags=["ledger"])
+    @app.get(
+        "/ledger/totals", response_model=LedgerTotals, tags=["ledger"], dependencies=[BACK_OFFICE]
+    )
     async def ledger_totals() -> LedgerTotals:
         return await service.totals()
 

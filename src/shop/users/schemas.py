@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 
 
 class NewUser(BaseModel):
@@ -15,6 +16,7 @@ class NewUser(BaseModel):
     email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
     name: str = Field(min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=500)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class UserChange(BaseModel):
@@ -33,6 +35,24 @@ class User(BaseModel):
     email: str
     name: str
     address: str | None
+    role: str = "customer"
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+
+
+class Token(BaseModel):
+    """A bearer token for the other services' APIs (OAuth 2 token response fields)."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user_id: str
+    role: str

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from shop.common.publishing import Publisher
 from shop.common.versioned import delete_versioned
 from shop.contracts.users import UserDeleted, UserRegistered, UserUpdated
+from shop.users.credentials import hash_password
 from shop.users.schemas import NewUser, User, UserChange
 from shop.users.tables import users
 from tidings import audit
@@ -29,10 +30,17 @@ class UsersService:
         """Create a user; a taken email raises :class:`~tidings.errors.IntegrityError`."""
         user_id = str(uuid.uuid4())
         now = utcnow()
+        # Hashed before the transaction: the slow part holds no connection.
+        password_hash = await hash_password(new.password)
         async with unit_of_work(self.database) as uow:
             await uow.execute(
                 insert(users).values(
-                    id=user_id, **new.model_dump(), created_at=now, updated_at=now, version=1
+                    id=user_id,
+                    **new.model_dump(exclude={"password"}),
+                    password_hash=password_hash,
+                    created_at=now,
+                    updated_at=now,
+                    version=1,
                 )
             )
             await audit.record(

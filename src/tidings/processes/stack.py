@@ -3,6 +3,7 @@ and the command line that runs each service as its own process."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ BROKER_ALIASES = {
     "nats": "nats://127.0.0.1:4222",
 }
 """``--broker rabbitmq|nats``: the servers on this machine with their default accounts."""
+
+RUNTIME_ENV_EXTRA = "runtime_env"
 
 # Runs the CLI in the child with the supervisor's interpreter, whatever is on PATH.
 _CLI = ("-c", "from tidings.cli import main; main()")
@@ -52,8 +55,15 @@ async def prepare(
 ) -> dict[str, Backend]:
     """Provision (idempotently) and migrate every service's database; the runtime URLs
     land in ``env_file`` and in this process's environment. Returns each service's backend.
+
+    A system whose ``extras["runtime_env"]`` is a function of the variables already
+    set gets the variables it returns (secrets its processes share) added to ``env_file``.
     """
     await provisioning.provision_layout(system, backend, settings, env_file, uniform=uniform)
+    generate = system.extras.get(RUNTIME_ENV_EXTRA)
+    if callable(generate):
+        existing = {**os.environ, **provisioning.read_env_file(env_file)}
+        provisioning.write_env_file(env_file, generate(existing))
     provisioning.load_env_file(env_file, override=True)
     for service in system.services:
         await provisioning.upgrade(system, service, settings)

@@ -9,6 +9,7 @@ import pytest
 
 from shop import consistency
 from shop.analytics.facts import ChdbFactStore
+from shop.common.auth import Role
 from shop.runtime import Shop
 from shop.system import system
 from shop.testing import Pump, http_client, migrate
@@ -34,11 +35,16 @@ async def test_the_saga_on_postgres_and_mariadb(make_database, tmp_path: Path) -
     try:
         async with (
             http_client(shop.apps["users"]) as users,
-            http_client(shop.apps["catalog"]) as catalog,
-            http_client(shop.apps["inventory"]) as inventory,
-            http_client(shop.apps["orders"]) as orders,
+            http_client(shop.apps["catalog"], Role.STAFF) as catalog,
+            http_client(shop.apps["inventory"], Role.STAFF) as inventory,
+            http_client(shop.apps["orders"], Role.STAFF) as orders,
         ):
-            user = (await users.post("/users", json={"email": "g@example.com", "name": "G"})).json()
+            user = (
+                await users.post(
+                    "/users",
+                    json={"email": "g@example.com", "name": "G", "password": "long enough"},
+                )
+            ).json()
             body = {"sku": "MUG", "name": "Mug", "price_cents": 1000}
             mug = (await catalog.post("/products", json=body)).json()
             adjust = {"delta": 2, "reason": "in"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete
 
+from shop.common.auth import Role
 from shop.payments.api import create_app
 from shop.payments.tables import ledger_entries
 from shop.testing import http_client, migrate
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.mariadb
 
 async def test_payments_on_mariadb(make_database) -> None:
     database = await migrate(await make_database("mariadb", service="payments"), "payments")
-    async with http_client(create_app(database)) as client:
+    async with http_client(create_app(database), Role.SERVICE) as client:
         taken = await client.post("/payments", json={"order_id": "o-1", "amount_cents": 4200})
         assert taken.status_code == 201
         payment = taken.json()

@@ -12,6 +12,7 @@ import pytest
 
 from shop import consistency
 from shop.analytics.facts import ChdbFactStore
+from shop.common.auth import Role
 from shop.runtime import Shop
 from shop.system import system
 from shop.testing import http_client, migrate
@@ -47,11 +48,15 @@ async def test_orders_flow_through_a_real_broker(url: str, tmp_path: Path) -> No
             async with (
                 shop.running(broker, poll_interval=0.05),
                 http_client(shop.apps["users"]) as users,
-                http_client(shop.apps["catalog"]) as catalog,
-                http_client(shop.apps["inventory"]) as inventory,
-                http_client(shop.apps["orders"]) as orders,
+                http_client(shop.apps["catalog"], Role.STAFF) as catalog,
+                http_client(shop.apps["inventory"], Role.STAFF) as inventory,
+                http_client(shop.apps["orders"], Role.STAFF) as orders,
             ):
-                user = (await users.post("/users", json={"email": "a@b.co", "name": "A"})).json()
+                user = (
+                    await users.post(
+                        "/users", json={"email": "a@b.co", "name": "A", "password": "long enough"}
+                    )
+                ).json()
                 body = {"sku": "MUG", "name": "Mug", "price_cents": 700}
                 mug = (await catalog.post("/products", json=body)).json()
                 adjust = {"delta": 1, "reason": "in"}

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from shop.catalog.api import create_app as catalog_app
+from shop.common.auth import Role
 from shop.contracts.catalog import ProductCreated
 from shop.search.api import create_app as search_app
 from shop.testing import http_client, migrate
@@ -17,8 +18,10 @@ pytestmark = pytest.mark.postgres
 
 async def test_users_on_postgres(make_database) -> None:
     database = await migrate(await make_database("postgres", service="users"), "users")
-    async with http_client(users_app(database)) as client:
-        created = await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+    async with http_client(users_app(database), Role.STAFF) as client:
+        created = await client.post(
+            "/users", json={"email": "ada@example.com", "name": "Ada", "password": "long enough"}
+        )
         assert created.status_code == 201
         user = created.json()
         bad = await client.post("/users", json={"email": "ada@example.com"})
@@ -29,7 +32,9 @@ async def test_users_on_postgres(make_database) -> None:
         assert ok.json()["version"] == 2
         stale = await client.patch(f"/users/{user['id']}", json={"version": 1, "name": "X"})
         assert stale.status_code == 409
-        duplicate = await client.post("/users", json={"email": "ada@example.com", "name": "B"})
+        duplicate = await client.post(
+            "/users", json={"email": "ada@example.com", "name": "B", "password": "long enough"}
+        )
         assert duplicate.status_code == 409
         assert (await client.get("/health/ready")).status_code == 200
         assert "/users/{user_id}" in (await client.get("/openapi.json")).json()["paths"]
@@ -40,7 +45,7 @@ async def test_users_on_postgres(make_database) -> None:
 
 async def test_catalog_on_postgres(make_database) -> None:
     database = await migrate(await make_database("postgres", service="catalog"), "catalog")
-    async with http_client(catalog_app(database)) as client:
+    async with http_client(catalog_app(database), Role.STAFF) as client:
         body = {"sku": "MUG-1", "name": "Mug", "price_cents": 900}
         product = (await client.post("/products", json=body)).json()
         bad = await client.post("/products", json={**body, "currency": "euro"})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shop.analytics.api import create_app
 from shop.analytics.facts import ChdbFactStore, ClickHouseFactStore, fact_store
+from shop.common.auth import Role
 from shop.contracts.base import Line
 from shop.contracts.orders import OrderConfirmed
 from shop.testing import http_client, migrate
@@ -37,7 +38,7 @@ async def test_sales_facts_in_chdb(make_database, tmp_path: Path) -> None:
         await service.on_order_confirmed(confirmed("o-2", ("p-1", 1, 1200)))
         # A redelivered event replaces its facts instead of adding to them.
         await service.on_order_confirmed(confirmed("o-2", ("p-1", 1, 1200)))
-        async with http_client(app) as client:
+        async with http_client(app, Role.STAFF) as client:
             totals = (await client.get("/sales/totals")).json()
             assert totals == {"orders": 2, "units": 4, "revenue_cents": 3900}
             by_product = (await client.get("/sales/by-product")).json()

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from shop.catalog.api import create_app
+from shop.common.auth import Role
 from shop.common.publishing import CollectingPublisher
 from shop.contracts.catalog import PriceChanged, ProductCreated, ProductDeleted, ProductUpdated
 from shop.testing import http_client, migrate
@@ -21,7 +22,7 @@ def published() -> CollectingPublisher:
 @pytest.fixture
 async def client(make_database, published: CollectingPublisher) -> AsyncIterator[httpx.AsyncClient]:
     database = await migrate(await make_database("sqlite", service="catalog"), "catalog")
-    async with http_client(create_app(database, published)) as client:
+    async with http_client(create_app(database, published), Role.STAFF) as client:
         yield client
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from shop.common.auth import Role
 from shop.common.publishing import CollectingPublisher
 from shop.contracts.base import Line
 from shop.contracts.inventory import (
@@ -23,7 +24,7 @@ from shop.inventory.api import create_app
 from shop.inventory.consumers import commands_consumer
 from shop.inventory.domain import StockItem
 from shop.inventory.service import InventoryService
-from shop.testing import http_client, migrate, send
+from shop.testing import acting_as, http_client, migrate, send
 from tidings.eventstore.factory import event_store_for
 from tidings.eventstore.schema import snapshots
 from tidings.inbox import Outcome
@@ -38,14 +39,14 @@ def published() -> CollectingPublisher:
 @pytest.fixture
 async def client(make_database, published) -> AsyncIterator[httpx.AsyncClient]:
     database = await migrate(await make_database("sqlite", service="inventory"), "inventory")
-    async with http_client(create_app(database, publisher=published)) as client:
+    async with http_client(create_app(database, publisher=published), Role.STAFF) as client:
         yield client
 
 
 @pytest.fixture
 async def outbox_client(make_database) -> AsyncIterator[httpx.AsyncClient]:
     database = await migrate(await make_database("sqlite", service="inventory"), "inventory")
-    async with http_client(create_app(database)) as client:
+    async with http_client(create_app(database), Role.STAFF) as client:
         yield client
 
 
@@ -79,15 +80,20 @@ async def test_reserve_all_or_nothing_then_release(client: httpx.AsyncClient, pu
     await stock_in(client, "p-1", 5)
     await stock_in(client, "p-2", 1)
     lines = [{"product_id": "p-1", "quantity": 2}, {"product_id": "p-2", "quantity": 1}]
-    placed = await client.post("/reservations", json={"order_id": "o-1", "lines": lines})
+    # Holding and releasing are the saga's: a service credential, not staff.
+    saga = acting_as(client._transport.app, Role.SERVICE)  # type: ignore[attr-defined]
+    refused = await client.post("/reservations", json={"order_id": "o-1", "lines": lines})
+    assert refused.status_code == 403
+    placed = await client.post("/reservations", json={"order_id": "o-1", "lines": lines}, auth=saga)
     assert placed.status_code == 201, placed.text
     assert placed.json()["quantities"] == {"p-1": 2, "p-2": 1}
-    short = await client.post("/reservations", json={"order_id": "o-2", "lines": lines})
+    short = await client.post("/reservations", json={"order_id": "o-2", "lines": lines}, auth=saga)
     assert short.status_code == 409
     # The refused order held nothing, not even the product that had enough.
     assert (await client.get("/stock/p-1")).json()["available"] == 3
     assert (await client.get("/reservations/o-2")).json()["status"] == "rejected"
-    assert (await client.delete("/reservations/o-1")).status_code == 204
+    assert (await client.delete("/reservations/o-1")).status_code == 403
+    assert (await client.delete("/reservations/o-1", auth=saga)).status_code == 204
     assert (await client.get("/stock/p-2")).json()["available"] == 1
     assert (await client.get("/reservations/o-1")).json()["status"] == "released"
     assert (await client.get("/reservations/o-404")).status_code == 404

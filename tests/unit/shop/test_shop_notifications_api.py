@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from shop.common.auth import Role
 from shop.common.publishing import CollectingPublisher
 from shop.contracts.notifications import NotificationSent, SendNotification
 from shop.notifications.api import create_app
@@ -26,7 +27,7 @@ async def client(make_database, published) -> AsyncIterator[httpx.AsyncClient]:
     database = await migrate(
         await make_database("sqlite", service="notifications"), "notifications"
     )
-    async with http_client(create_app(database, published)) as client:
+    async with http_client(create_app(database, published), Role.SERVICE) as client:
         yield client
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import update
 
 from shop import consistency
 from shop.analytics.facts import ChdbFactStore
+from shop.client import password_auth
+from shop.common.auth import Role
 from shop.orders.tables import price_replica
 from shop.runtime import Shop
 from shop.system import system
@@ -48,17 +50,18 @@ async def test_orders_reach_every_final_status(shop: Shop) -> None:
     pump = Pump(shop.databases, shop.consumers())
     async with (
         http_client(shop.apps["users"]) as users,
-        http_client(shop.apps["catalog"]) as catalog,
-        http_client(shop.apps["inventory"]) as inventory,
-        http_client(shop.apps["orders"]) as orders,
-        http_client(shop.apps["payments"]) as payments,
-        http_client(shop.apps["notifications"]) as notifications,
+        http_client(shop.apps["catalog"], Role.STAFF) as catalog,
+        http_client(shop.apps["inventory"], Role.STAFF) as inventory,
+        http_client(shop.apps["orders"], Role.STAFF) as orders,
+        http_client(shop.apps["payments"], Role.STAFF) as payments,
+        http_client(shop.apps["notifications"], Role.STAFF) as notifications,
         http_client(shop.apps["search"]) as search,
-        http_client(shop.apps["analytics"]) as analytics,
+        http_client(shop.apps["analytics"], Role.STAFF) as analytics,
     ):
-        ada = await ok(
-            await users.post("/users", json={"email": "ada@example.com", "name": "Ada"}), 201
-        )
+        registration = {"email": "ada@example.com", "name": "Ada", "password": "tea for two"}
+        ada = await ok(await users.post("/users", json=registration), 201)
+        # Ada logs in; her token, not the staff's, places and cancels her orders.
+        as_ada = password_auth(users, "ada@example.com", "tea for two")
         mug = await ok(
             await catalog.post(
                 "/products", json={"sku": "MUG", "name": "Blue mug", "price_cents": 1200}
@@ -95,21 +98,28 @@ async def test_orders_reach_every_final_status(shop: Shop) -> None:
 
         def order(product: dict, quantity: int, method: str = "card") -> dict:
             return {
-                "user_id": ada["id"],
                 "lines": [{"product_id": product["id"], "quantity": quantity}],
                 "payment_method": method,
             }
 
-        confirmed = await ok(await orders.post("/orders", json=order(mug, 2)), 201)
-        out_of_stock = await ok(await orders.post("/orders", json=order(pot, 2)), 201)
-        declined = await ok(await orders.post("/orders", json=order(mug, 1, "declined")), 201)
-        withdrawn = await ok(await orders.post("/orders", json=order(mug, 1)), 201)
+        async def place(body: dict) -> dict:
+            placed = await ok(await orders.post("/orders", json=body, auth=as_ada), 201)
+            assert placed["user_id"] == ada["id"]  # the token's customer
+            return placed
+
+        confirmed = await place(order(mug, 2))
+        out_of_stock = await place(order(pot, 2))
+        declined = await place(order(mug, 1, "declined"))
+        withdrawn = await place(order(mug, 1))
         # The customer cancels before the saga confirms: the payment it takes is refunded.
-        await ok(await orders.post(f"/orders/{withdrawn['id']}/cancel", json={"version": 1}))
+        cancel = await orders.post(
+            f"/orders/{withdrawn['id']}/cancel", json={"version": 1}, auth=as_ada
+        )
+        await ok(cancel)
         await pump.run()
 
         async def status(placed: dict) -> tuple[str, str]:
-            row = await ok(await orders.get(f"/orders/{placed['id']}"))
+            row = await ok(await orders.get(f"/orders/{placed['id']}", auth=as_ada))
             saga = await get_saga(shop.databases["orders"], placed["id"])
             return row["status"], saga.status.value
 
@@ -133,7 +143,7 @@ async def test_orders_reach_every_final_status(shop: Shop) -> None:
             "Your order is rejected",
         ]
         # The read side agrees with the write side once the shop is quiet.
-        history = await ok(await orders.get(f"/customers/{ada['id']}/orders"))
+        history = await ok(await orders.get(f"/customers/{ada['id']}/orders", auth=as_ada))
         assert sorted((h["order_id"], h["status"]) for h in history) == sorted(
             [
                 (confirmed["id"], "confirmed"),
@@ -172,7 +182,8 @@ async def test_a_process_may_hold_only_some_services(tmp_path: Path) -> None:
         assert [consumer.queue for consumer in partial.consumers()] == ["search.catalog-index"]
         async with MemoryBroker() as broker, partial.running(broker, services=["users"]):
             async with http_client(partial.apps["users"]) as users:
-                created = await users.post("/users", json={"email": "a@b.co", "name": "A"})
+                body = {"email": "a@b.co", "name": "A", "password": "long enough"}
+                created = await users.post("/users", json=body)
                 assert created.status_code == 201
 
             async def published() -> bool:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from shop.common.auth import Role
 from shop.common.publishing import CollectingPublisher
 from shop.contracts.base import Line
 from shop.contracts.catalog import PriceChanged, ProductCreated, ProductDeleted
@@ -54,7 +55,7 @@ async def database(make_database) -> Database:
 
 @pytest.fixture
 async def client(database, published) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(create_app(database, published)) as client:
+    async with http_client(create_app(database, published), Role.STAFF) as client:
         yield client
 
 
@@ -105,7 +106,7 @@ async def test_cancel_needs_the_current_version_and_a_pending_order(
 
 
 async def test_confirm_order_command_answers_once(database) -> None:
-    async with http_client(create_app(database)) as client:
+    async with http_client(create_app(database), Role.STAFF) as client:
         confirmed = (await client.post("/orders", json=ORDER)).json()
         cancelled = (await client.post("/orders", json=ORDER)).json()
         await client.post(f"/orders/{cancelled['id']}/cancel", json={"version": 1})
@@ -126,7 +127,7 @@ async def test_confirm_order_command_answers_once(database) -> None:
         ("orders.OrderConfirmed", confirmed["id"]),  # asked again: answered again
         ("orders.OrderConfirmationRefused", cancelled["id"]),
     ]
-    async with http_client(create_app(database)) as client:
+    async with http_client(create_app(database), Role.STAFF) as client:
         order = (await client.get(f"/orders/{confirmed['id']}")).json()
     assert (order["status"], order["version"]) == ("confirmed", 2)
 
@@ -165,6 +166,6 @@ async def test_order_history_tolerates_the_outcome_arriving_first(database) -> N
     assert await send(consumer, placed, message_id="e-2") == Outcome.DUPLICATE
     [entry] = await history_of(database, "u-1")
     assert (entry.status, entry.total_cents, entry.items) == ("confirmed", 300, 3)
-    async with http_client(create_app(database)) as client:
+    async with http_client(create_app(database), Role.STAFF) as client:
         shown = (await client.get("/customers/u-1/orders")).json()
     assert [item["status"] for item in shown] == ["confirmed"]

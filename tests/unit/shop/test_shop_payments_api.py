@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from shop.common.auth import Role
 from shop.common.publishing import CollectingPublisher
 from shop.contracts.payments import (
     PaymentDeclined,
@@ -39,7 +40,7 @@ async def database(make_database) -> Database:
 
 @pytest.fixture
 async def client(database, published) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(create_app(database, published)) as client:
+    async with http_client(create_app(database, published), Role.SERVICE) as client:
         yield client
 
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from shop.common.auth import Role
 from shop.common.http import broker_check, relay_lag_check
 from shop.common.publishing import CollectingPublisher
 from shop.contracts.users import UserDeleted, UserRegistered, UserUpdated
@@ -16,6 +17,8 @@ from shop.users.api import create_app
 from tidings.brokers.memory import MemoryBroker
 from tidings.outbox import outbox
 from tidings.storage.database import Database
+
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -26,12 +29,14 @@ async def published() -> CollectingPublisher:
 @pytest.fixture
 async def client(make_database, published: CollectingPublisher) -> AsyncIterator[httpx.AsyncClient]:
     database = await migrate(await make_database("sqlite", service="users"), "users")
-    async with http_client(create_app(database, published)) as client:
+    async with http_client(create_app(database, published), Role.STAFF) as client:
         yield client
 
 
 async def register(client: httpx.AsyncClient, email: str = "ada@example.com") -> dict:
-    response = await client.post("/users", json={"email": email, "name": "Ada"})
+    response = await client.post(
+        "/users", json={"password": PASSWORD, "email": email, "name": "Ada"}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -49,7 +54,9 @@ async def test_register_then_read_and_list(client: httpx.AsyncClient, published)
 
 
 async def test_a_bad_body_is_422_naming_the_field(client: httpx.AsyncClient) -> None:
-    response = await client.post("/users", json={"email": "not-an-email", "name": "Ada"})
+    response = await client.post(
+        "/users", json={"password": PASSWORD, "email": "not-an-email", "name": "Ada"}
+    )
     assert response.status_code == 422
     assert ["body", "email"] in [error["loc"] for error in response.json()["detail"]]
 
@@ -76,7 +83,9 @@ async def test_a_stale_version_is_409_and_changes_nothing(
 
 async def test_a_taken_email_is_409(client: httpx.AsyncClient) -> None:
     await register(client)
-    again = await client.post("/users", json={"email": "ada@example.com", "name": "Twin"})
+    again = await client.post(
+        "/users", json={"password": PASSWORD, "email": "ada@example.com", "name": "Twin"}
+    )
     assert again.status_code == 409
 
 
@@ -106,7 +115,9 @@ async def test_the_default_publisher_writes_the_outbox_in_the_same_transaction(
     database = await migrate(await make_database("sqlite", service="users"), "users")
     async with http_client(create_app(database)) as client:
         user = await register(client)
-        duplicate = await client.post("/users", json={"email": "ada@example.com", "name": "X"})
+        duplicate = await client.post(
+            "/users", json={"password": PASSWORD, "email": "ada@example.com", "name": "X"}
+        )
         assert duplicate.status_code == 409
     async with database.connect() as connection:
         rows = (await connection.execute(select(outbox.c.type, outbox.c.aggregateid))).all()
