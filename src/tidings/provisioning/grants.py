@@ -55,7 +55,7 @@ def table_grants(service: Service, present: Mapping[str, str] | set[str]) -> Tab
         chosen[versions] = RuntimeAccess.READ_ONLY
 
     def having(access: RuntimeAccess) -> tuple[str, ...]:
-        return tuple(name for name, level in chosen.items() if level is access)
+        return tuple(sorted(name for name, level in chosen.items() if level is access))
 
     return TableGrants(
         read_write=having(RuntimeAccess.READ_WRITE),

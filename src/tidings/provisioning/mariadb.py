@@ -31,6 +31,13 @@ OWNER_PRIVILEGES = (
     "CREATE ROUTINE, ALTER ROUTINE, EXECUTE, EVENT"
 )
 
+# The table-level privileges the owner holds and so may revoke. (REVOKE ALL would need
+# DROP too, which only the admin holds.)
+_TABLE_PRIVILEGES = (
+    "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, REFERENCES, TRIGGER, "
+    "CREATE VIEW, SHOW VIEW"
+)
+
 # Services reach the server over TCP from any host; the grants, not the host, confine them.
 HOST = "%"
 
@@ -111,7 +118,7 @@ class MariaDBServerAdmin(ServerAdmin):
             for table in tables:
                 target = f"{database}.{identifier(table)}"
                 # Revoke first, so a re-run also removes anything granted by hand.
-                await _revoke(owner, f"REVOKE ALL PRIVILEGES ON {target} FROM {runtime}")
+                await _revoke(owner, f"REVOKE {_TABLE_PRIVILEGES} ON {target} FROM {runtime}")
                 await owner.execute(text(f"GRANT {privileges} ON {target} TO {runtime}"))
 
 
