@@ -114,7 +114,10 @@ def _free(port: int) -> bool:
 
 
 @asynccontextmanager
-async def running_shop(broker_kind: str, folder: Path) -> AsyncIterator[RunningShop]:
+async def running_shop(
+    broker_kind: str, folder: Path, backend: Backend = Backend.POSTGRESQL
+) -> AsyncIterator[RunningShop]:
+    """The shop up on ``backend`` (as ``tidings up --backend``: it replaces PostgreSQL)."""
     run = uuid.uuid4().hex[:8]
     test_system = replace(shop_system, name=f"e2e_{run}")
     namespace = f"tidings_e2e_{run}"
@@ -138,7 +141,7 @@ async def running_shop(broker_kind: str, folder: Path) -> AsyncIterator[RunningS
     supervisor = Supervisor(specs, stop_timeout=15.0)
     reader: Shop | None = None
     try:
-        await prepare(test_system, Backend.POSTGRESQL, settings, env_file)
+        await prepare(test_system, backend, settings, env_file)
         runtime = read_env_file(env_file)
         urls = {spec.name: spec.url or "" for spec in specs}
         databases = {
@@ -161,16 +164,16 @@ async def running_shop(broker_kind: str, folder: Path) -> AsyncIterator[RunningS
         await _delete_namespace(broker_kind, namespace, queues)
         os.environ.clear()
         os.environ.update(saved_environment)
-        await _teardown(test_system, settings)
+        await _teardown(test_system, settings, backend)
 
 
-async def _teardown(test_system: System, settings: Settings) -> None:
+async def _teardown(test_system: System, settings: Settings, backend: Backend) -> None:
     # The servers are shared with other test runs; a full connection table is transient,
     # and a database left behind is not, so dropping tries again for a while.
     deadline = time.monotonic() + 30.0
     while True:
         try:
-            await teardown(test_system, Backend.POSTGRESQL, settings)
+            await teardown(test_system, backend, settings)
             return
         except StorageError:
             if time.monotonic() > deadline:
