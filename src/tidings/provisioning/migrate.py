@@ -80,7 +80,7 @@ def _drop_needs_the_admin(service: Service) -> Iterator[None]:
         raise ProgrammingError(
             f"{error}. On MariaDB the owner role holds no DROP privilege (with it, it "
             "could TRUNCATE the append-only tables); run this migration as the admin: "
-            f"set {owner_env_var(service)} to the admin URL with the service's database "
+            f"give {owner_env_var(service)} the admin URL with the service's database "
             "for this one run"
         ) from error
 
