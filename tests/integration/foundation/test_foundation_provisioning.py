@@ -242,9 +242,9 @@ def test_a_downgrade_that_drops_tables_needs_a_role_that_may_drop(notes_copy: Pr
     assert code == 0, output
 
     async def tables() -> set[str]:
-        async with Database("notes", notes_copy.url("notes", owner=True)) as owner:
-            async with owner.connect() as connection:
-                rows = await connection.execute(text("SHOW TABLES"))
-                return {str(row[0]) for row in rows}
+        owner = Database("notes", notes_copy.url("notes", owner=True))
+        async with owner, owner.connect() as connection:
+            rows = await connection.execute(text("SHOW TABLES"))
+            return {str(row[0]) for row in rows}
 
     assert asyncio.run(tables()) == {"alembic_version_notes"}
