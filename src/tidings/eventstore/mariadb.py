@@ -146,6 +146,8 @@ class MariaDBEventStore(SQLEventStore):
                     else:
                         self._stuck |= waited
         self._known_safe = max(self._known_safe, safe)
+        # A holder readers have passed no longer matters.
+        self._stuck = {(slot, mark) for slot, mark in self._stuck if mark > self._known_safe}
         return self._known_safe
 
     @staticmethod
