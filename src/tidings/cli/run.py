@@ -118,7 +118,8 @@ def up(
         typer.Option(
             "--backend",
             "-b",
-            help="postgres or sqlite (services declared on MariaDB or SQLite keep theirs).",
+            help="postgres, mariadb or sqlite: where the services declared on PostgreSQL go "
+            "(those declared on MariaDB or SQLite keep theirs; sqlite puts all on files).",
         ),
     ] = "postgres",
     broker: BrokerOption = None,
