@@ -126,6 +126,21 @@ def create_event_store() -> None:
         op.bulk_insert(event_writers, [{"id": slot} for slot in range(WRITER_SLOTS)])
 
 
+def mark_writer_slots() -> None:
+    """Migration operation for event stores created before writers marked their slots:
+    add ``event_writers.since`` on MariaDB (a no-op elsewhere, or when it is there)."""
+    from alembic import op
+    from sqlalchemy import inspect
+
+    from tidings.migrations.ops import current_backend
+
+    if current_backend() is not Backend.MARIADB:
+        return
+    columns = {column["name"] for column in inspect(op.get_bind()).get_columns(EVENT_WRITERS)}
+    if "since" not in columns:
+        op.add_column(EVENT_WRITERS, event_writers.c.since._copy())
+
+
 def drop_event_store() -> None:
     """Migration operation: drop what :func:`create_event_store` made."""
     from alembic import op
