@@ -3,7 +3,7 @@
 Grants name tables, so they can only follow the migration that created them;
 ``tidings db upgrade`` runs :func:`apply_grants` right after migrating.
 
-Where a table's access comes from, first match wins:
+Where a table's access comes from:
 
 1. the comment a library migration operation wrote on it (:mod:`tidings.migrations.access`):
    the event store's writer slots, the outbox, the inbox, ... get exactly what the
