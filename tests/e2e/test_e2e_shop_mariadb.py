@@ -17,7 +17,7 @@ from tidings.processes.stack import backend_groups
 from tidings.storage.capabilities import Backend
 
 MIX = LoadMix(customers=2, products=2, declined_every=4, scarce_every=3, scarce_stock=1)
-ORDERS = 12
+ORDERS = 8
 
 
 def test_every_server_backed_service_goes_to_mariadb() -> None:
