@@ -11,7 +11,8 @@ exceptions are mapped at the edge (``tidings.storage.errors`` for databases,
     ├── StorageError
     │   ├── InterfaceError          the driver was misused (closed connection, ...)
     │   └── DatabaseError
-    │       ├── OperationalError    the server is unreachable, a deadlock, a lock timeout
+    │       ├── OperationalError    the server is unreachable, the connection dropped
+    │       │   └── LockConflict    a deadlock or a lock wait timeout: try the transaction again
     │       ├── IntegrityError      a unique, foreign-key or check constraint refused the row
     │       ├── ProgrammingError    bad SQL or a missing table
     │       ├── DataError           a value does not fit its column
@@ -54,6 +55,13 @@ class DatabaseError(StorageError):
 
 class OperationalError(DatabaseError):
     """The server is unreachable, the connection dropped, a deadlock or lock timeout."""
+
+
+class LockConflict(OperationalError):
+    """The transaction lost a lock race: chosen as a deadlock victim, or it waited for a
+    lock longer than the server allows. Nothing it wrote is kept once it rolls back
+    (a deadlock has rolled it back already); running it again usually succeeds.
+    """
 
 
 class IntegrityError(DatabaseError):

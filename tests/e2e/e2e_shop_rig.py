@@ -126,9 +126,14 @@ def _free(port: int) -> bool:
 
 @asynccontextmanager
 async def running_shop(
-    broker_kind: str, folder: Path, *, run: str | None = None
+    broker_kind: str,
+    folder: Path,
+    *,
+    run: str | None = None,
+    backend: Backend = Backend.POSTGRESQL,
 ) -> AsyncIterator[RunningShop]:
-    """``run`` names the copy (fresh by default); the same ``run`` and ``folder`` again
+    """The shop up on ``backend`` (as ``tidings up --backend``: it replaces PostgreSQL).
+    ``run`` names the copy (fresh by default); the same ``run`` and ``folder`` again
     start the same copy anew, after the previous one removed everything on exit."""
     run = run or uuid.uuid4().hex[:8]
     test_system = replace(shop_system, name=f"e2e_{run}")
@@ -154,7 +159,7 @@ async def running_shop(
     reader: Shop | None = None
     users = httpx.AsyncClient(base_url={s.name: s.url for s in specs}["users"] or "", timeout=10.0)
     try:
-        await prepare(test_system, Backend.POSTGRESQL, settings, env_file)
+        await prepare(test_system, backend, settings, env_file)
         runtime = read_env_file(env_file)
         auth = AuthConfig.from_env(runtime)
         assert auth is not None, "preparing the shop wrote no signing secret"
@@ -180,16 +185,16 @@ async def running_shop(
         await _delete_namespace(broker_kind, namespace, queues)
         os.environ.clear()
         os.environ.update(saved_environment)
-        await _teardown(test_system, settings)
+        await _teardown(test_system, settings, backend)
 
 
-async def _teardown(test_system: System, settings: Settings) -> None:
+async def _teardown(test_system: System, settings: Settings, backend: Backend) -> None:
     # The servers are shared with other test runs; a full connection table is transient,
     # and a database left behind is not, so dropping tries again for a while.
     deadline = time.monotonic() + 30.0
     while True:
         try:
-            await teardown(test_system, Backend.POSTGRESQL, settings)
+            await teardown(test_system, backend, settings)
             return
         except StorageError:
             if time.monotonic() > deadline:

@@ -7,6 +7,7 @@ positions, and which positions :meth:`read_all` may safely return.
 from __future__ import annotations
 
 import abc
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.errors import ConcurrencyError, IntegrityError
+from tidings.errors import ConcurrencyError, IntegrityError, LockConflict
 from tidings.eventstore.base import AppendResult, EventStore, NewEvent, RecordedEvent
 from tidings.eventstore.schema import STREAM_VERSION_INDEX, events
 from tidings.eventstore.schema import events as events_table
@@ -161,17 +162,30 @@ class SQLEventStore(EventStore):
             return AppendResult(stream_version=actual, positions=())
         # "Any version" in our own transaction may simply try again after a collision.
         attempts = 5 if expected_version is None and uow is None else 1
-        for attempt in range(1, attempts + 1):
+        lock_attempts = 5 if uow is None else 1
+        attempt = lock_attempt = 0
+        while True:
             try:
                 return await self._append(stream_id, events, expected_version, uow)
             except IntegrityError as error:
                 if not is_version_conflict(error):
                     raise
+                attempt += 1
                 if attempt < attempts:
                     continue
                 actual = await self._version_after_conflict(stream_id, uow)
                 raise ConcurrencyError(f"stream {stream_id}", expected_version, actual) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+            except LockConflict:
+                # Racing inserts of one stream version can deadlock on the unique index
+                # (MariaDB picks a victim, PostgreSQL too). In our own transaction nothing
+                # is lost: run it again, and the version check decides. The caller's unit
+                # of work is rolled back or poisoned, so it learns of the conflict instead.
+                lock_attempt += 1
+                if lock_attempt < lock_attempts:
+                    await asyncio.sleep(0.01 * lock_attempt)
+                    continue
+                actual = await self.stream_version(stream_id)
+                raise ConcurrencyError(f"stream {stream_id}", expected_version, actual) from None
 
     async def _version_after_conflict(self, stream_id: str, uow: UnitOfWork | None) -> int:
         """The version someone else appended first, read where it can be read."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Table
 from sqlalchemy.engine import Connection
 
+from tidings.migrations.access import RuntimeAccess, declare
 from tidings.storage.capabilities import Backend
 from tidings.storage.database import Database
 from tidings.storage.library import library_metadata
@@ -58,10 +59,17 @@ snapshots = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
 )
 
-event_writers = Table(
-    EVENT_WRITERS,
-    library_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
+event_writers = declare(
+    Table(
+        EVENT_WRITERS,
+        library_metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        # The first position the slot's current (or last) holder took: a reader that
+        # cannot wait for a holder serves the events below it (see .mariadb).
+        Column("since", BigInteger, nullable=False, server_default="0"),
+    ),
+    # Writers lock their slot and mark it; they never add or remove slots.
+    RuntimeAccess.LOCK_ROWS,
 )
 
 _PG_POSITION_FUNCTION = """
@@ -116,6 +124,21 @@ def create_event_store() -> None:
     if backend is Backend.MARIADB:
         create_library_table(event_writers)
         op.bulk_insert(event_writers, [{"id": slot} for slot in range(WRITER_SLOTS)])
+
+
+def mark_writer_slots() -> None:
+    """Migration operation for event stores created before writers marked their slots:
+    add ``event_writers.since`` on MariaDB (a no-op elsewhere, or when it is there)."""
+    from alembic import op
+    from sqlalchemy import inspect
+
+    from tidings.migrations.ops import current_backend
+
+    if current_backend() is not Backend.MARIADB:
+        return
+    columns = {column["name"] for column in inspect(op.get_bind()).get_columns(EVENT_WRITERS)}
+    if "since" not in columns:
+        op.add_column(EVENT_WRITERS, event_writers.c.since._copy())
 
 
 def drop_event_store() -> None:

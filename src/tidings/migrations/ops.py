@@ -19,6 +19,7 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import Index, Table
 
+from tidings.migrations.access import RuntimeAccess, comment, declared
 from tidings.storage import append_only
 from tidings.storage.capabilities import Backend
 from tidings.storage.urls import backend_of
@@ -28,9 +29,21 @@ def current_backend() -> Backend:
     return backend_of(op.get_bind().engine.url)
 
 
-def create_library_table(table: Table, *, is_append_only: bool = False) -> None:
-    """Create ``table`` (with its indexes) and, if asked, its append-only triggers."""
-    op.create_table(table.name, *[column._copy() for column in table.columns])
+def create_library_table(
+    table: Table, *, is_append_only: bool = False, access: RuntimeAccess | None = None
+) -> None:
+    """Create ``table`` (with its indexes) and, if asked, its append-only triggers.
+
+    The table's comment records what the runtime role may do with it (``access``, else
+    what the table declares, else append-only or read-write), so the grants that
+    follow the migration are derived from what was created (see
+    :mod:`tidings.migrations.access`).
+    """
+    chosen = access or declared(table, is_append_only=is_append_only)
+    is_append_only = is_append_only or chosen is RuntimeAccess.APPEND_ONLY
+    op.create_table(
+        table.name, *[column._copy() for column in table.columns], comment=comment(chosen)
+    )
     dialect = op.get_bind().dialect.name
     for index in table.indexes:
         if not _applies_to(index, dialect):
@@ -58,7 +71,7 @@ def _applies_to(index: Index, dialect: str) -> bool:
 
 
 def drop_library_table(table: Table, *, is_append_only: bool = False) -> None:
-    if is_append_only:
+    if is_append_only or declared(table) is RuntimeAccess.APPEND_ONLY:
         for statement in append_only.drop_statements(current_backend(), table.name):
             op.execute(statement)
     op.drop_table(table.name)

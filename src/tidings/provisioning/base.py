@@ -29,6 +29,17 @@ class TableGrants:
     """SELECT and INSERT only: the audit log and the other append-only tables."""
     read_only: tuple[str, ...]
     """SELECT only: the migration version table."""
+    lock_rows: tuple[str, ...] = ()
+    """SELECT and UPDATE: rows writers lock and mark (the event store's writer slots)."""
+
+    def levels(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        """Each group of tables with the privileges it gets, as SQL."""
+        return (
+            (self.read_write, "SELECT, INSERT, UPDATE, DELETE"),
+            (self.append_only, "SELECT, INSERT"),
+            (self.read_only, "SELECT"),
+            (self.lock_rows, "SELECT, UPDATE"),
+        )
 
 
 class ServerAdmin(ABC):
@@ -74,8 +85,12 @@ class ServerAdmin(ABC):
         """
 
     @abstractmethod
-    async def existing_tables(self, owner: AsyncConnection) -> set[str]:
-        """The tables in the connection's own database."""
+    async def existing_tables(self, owner: AsyncConnection) -> dict[str, str]:
+        """The tables in the connection's own database, each with its comment ("" if none).
+
+        A library migration operation records the runtime role's access in the comment
+        (:mod:`tidings.migrations.access`).
+        """
 
     @abstractmethod
     async def grant_runtime(

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from tidings.errors import ProgrammingError
 from tidings.migrations import runner
 from tidings.provisioning.grants import apply_grants
 from tidings.provisioning.provision import owner_env_var
@@ -50,7 +53,8 @@ async def upgrade(
     """Migrate to ``revision``, grant the runtime role; return the revision reached."""
     _quiet_mariadb_primary_key_note()
     async with owner_database(system, service, settings) as database:
-        await runner.upgrade(database, service, revision)
+        with _drop_needs_the_admin(service):
+            await runner.upgrade(database, service, revision)
         await apply_grants(database, service, system.database_url(service.name, settings))
         return await runner.current(database, service)
 
@@ -59,9 +63,26 @@ async def downgrade(
     system: System, service: Service, settings: Settings, revision: str
 ) -> str | None:
     async with owner_database(system, service, settings) as database:
-        await runner.downgrade(database, service, revision)
+        with _drop_needs_the_admin(service):
+            await runner.downgrade(database, service, revision)
         await apply_grants(database, service, system.database_url(service.name, settings))
         return await runner.current(database, service)
+
+
+@contextmanager
+def _drop_needs_the_admin(service: Service) -> Iterator[None]:
+    """Say what to do when a migration drops a table the MariaDB owner may not drop."""
+    try:
+        yield
+    except ProgrammingError as error:
+        if "drop command denied" not in str(error).lower():
+            raise
+        raise ProgrammingError(
+            f"{error}. On MariaDB the owner role holds no DROP privilege (with it, it "
+            "could TRUNCATE the append-only tables); run this migration as the admin: "
+            f"give {owner_env_var(service)} the admin URL with the service's database "
+            "for this one run"
+        ) from error
 
 
 async def current(system: System, service: Service, settings: Settings) -> str | None:

@@ -66,11 +66,15 @@ class PostgresServerAdmin(ServerAdmin):
         await admin.execute(text(f"REASSIGN OWNED BY {identifier(role)} TO CURRENT_USER"))
         await admin.execute(text(f"DROP OWNED BY {identifier(role)}"))
 
-    async def existing_tables(self, owner: AsyncConnection) -> set[str]:
+    async def existing_tables(self, owner: AsyncConnection) -> dict[str, str]:
         rows = await owner.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            text(
+                "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c "
+                "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+            )
         )
-        return {str(row[0]) for row in rows}
+        return {str(row[0]): str(row[1] or "") for row in rows}
 
     async def grant_runtime(
         self, owner: AsyncConnection, names: ServiceNames, grants: TableGrants
@@ -79,12 +83,7 @@ class PostgresServerAdmin(ServerAdmin):
         # PostgreSQL 15 no longer lets PUBLIC create in `public`; older servers do.
         await owner.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
         await owner.execute(text(f"GRANT USAGE ON SCHEMA public TO {runtime}"))
-        levels = (
-            (grants.read_write, "SELECT, INSERT, UPDATE, DELETE"),
-            (grants.append_only, "SELECT, INSERT"),
-            (grants.read_only, "SELECT"),
-        )
-        for tables, privileges in levels:
+        for tables, privileges in grants.levels():
             for table in tables:
                 # Revoke first, so a re-run also removes anything granted by hand.
                 await owner.execute(text(f"REVOKE ALL ON {identifier(table)} FROM {runtime}"))

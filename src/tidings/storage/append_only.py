@@ -1,8 +1,10 @@
 """DDL that makes a table append-only at the database, for every backend.
 
 A trigger refuses UPDATE and DELETE (and TRUNCATE on PostgreSQL) for every role,
-the owner included; grants keep the runtime role to SELECT and INSERT. Each
-trigger's message contains ``append-only`` so the error mapping can recognise it.
+the owner included; grants keep the runtime role to SELECT and INSERT. MariaDB's
+TRUNCATE fires no trigger: there the owner is refused it by holding no DROP (see
+:mod:`tidings.provisioning.mariadb`). Each trigger's message contains
+``append-only`` so the error mapping can recognise it.
 """
 
 from __future__ import annotations

@@ -56,6 +56,11 @@ def translate(error: BaseException, *, context: str = "") -> errors.StorageError
 # unwrapped. These rules put them where PostgreSQL's SQLSTATE classes would.
 _PROGRAMMING_MESSAGES = ("no such table", "no such column", "command denied")
 _OPERATIONAL_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+# Lost lock races, which a retry of the whole transaction usually wins: PostgreSQL's
+# serialization failure, deadlock and lock_not_available; MariaDB's deadlock (1213,
+# the transaction is rolled back) and lock wait timeout (1205, the statement is).
+_LOCK_CONFLICT_SQLSTATES = ("40001", "40P01", "55P03")
+_LOCK_CONFLICT_MARIADB_CODES = (1205, 1213)
 
 
 def _refine(error: BaseException, driver_message: str) -> type[errors.StorageError] | None:
@@ -63,12 +68,24 @@ def _refine(error: BaseException, driver_message: str) -> type[errors.StorageErr
     if any(marker in lowered for marker in _PROGRAMMING_MESSAGES) and "connect" not in lowered:
         return errors.ProgrammingError
     driver_error = getattr(error, "orig", None) or error
+    if _mariadb_code(driver_error) in _LOCK_CONFLICT_MARIADB_CODES:
+        return errors.LockConflict
     sqlstate = getattr(driver_error, "sqlstate", None) or getattr(
         getattr(driver_error, "__cause__", None), "sqlstate", None
     )
+    if sqlstate in _LOCK_CONFLICT_SQLSTATES:
+        return errors.LockConflict
     if isinstance(sqlstate, str) and sqlstate[:2] in _OPERATIONAL_SQLSTATE_CLASSES:
         return errors.OperationalError
     return None
+
+
+def _mariadb_code(driver_error: BaseException) -> int | None:
+    """asyncmy's and pymysql's error number (their first argument), if it has one."""
+    if type(driver_error).__module__.split(".")[0] not in ("asyncmy", "pymysql"):
+        return None
+    args = getattr(driver_error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 @contextmanager

@@ -52,14 +52,14 @@ async def _read_everything(store: EventStore, after: int = 0) -> list[RecordedEv
     return collected
 
 
-async def _wait_for(condition: Any, timeout: float = 20.0) -> None:
+async def _wait_for(condition: Any, timeout: float = 20.0, interval: float = 0.02) -> None:
     """Poll an async predicate until it holds (other test runs share the servers)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await condition():
         if loop.time() > deadline:
             raise AssertionError("condition not reached within the timeout")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(interval)
 
 
 class EventStoreTestCase:
@@ -329,6 +329,129 @@ class DatabaseEventStoreTestCase(EventStoreTestCase):
         await asyncio.wait_for(follower, 60)
         assert seen == sorted(committed)
 
+    def open_reader(self, store: EventStore) -> EventStore:
+        """A second store on ``store``'s database, as a freshly started reader would
+        have it (nothing remembered). Override when the constructor takes more."""
+        return type(store)(self._database(store))  # type: ignore[call-arg]
+
+    async def test_a_fresh_reader_reads_final_events_below_an_open_writer(
+        self, store: EventStore
+    ) -> None:
+        """A reader started while a writer stays open reads every event before that
+        writer's, no later one, and names the true head and what waits above it."""
+        if not self.concurrent_writers:
+            pytest.skip("this backend has one writer at a time by design")
+        database = self._database(store)
+        final = await store.append(_stream(), _events(3), expected_version=0)
+        async with unit_of_work(database) as uow:
+            late = await store.append(_stream(), _events(1), expected_version=0, uow=uow)
+            later = await store.append(_stream(), _events(2), expected_version=0)
+            reader = self.open_reader(store)
+
+            async def final_visible() -> bool:
+                return await reader.head_position() >= final.last_position
+
+            await _wait_for(final_visible)
+            seen = await _read_everything(reader)
+            assert [e.position for e in seen] == list(final.positions)
+            report = await held_back_by(reader)
+            assert final.last_position <= report.head_position < late.positions[0]
+            assert report.held_events == len(later.positions)
+            assert report.is_held_back
+        # The open writer committed: the same reader now passes it and the later append.
+
+        async def all_visible() -> bool:
+            return await reader.head_position() >= later.last_position
+
+        await _wait_for(all_visible)
+        rest = await _read_everything(reader, final.last_position)
+        assert [e.position for e in rest] == [*late.positions, *later.positions]
+
+    async def test_racing_appends_end_in_success_or_a_concurrency_error(
+        self, store: EventStore
+    ) -> None:
+        """Writers race for the same stream versions, some roll back: every append either
+        commits or raises ConcurrencyError (a deadlock between them is retried or becomes
+        one), and the stream ends gap-free with exactly the committed events."""
+        database = self._database(store)
+        stream = _stream()
+        committed: list[str] = []
+        refused = aborted = 0
+
+        async def write(writer: int) -> None:
+            nonlocal refused, aborted
+            for n in range(6):
+                event = NewEvent(type="Raced", data={}, event_id=str(uuid.uuid4()))
+                expected = None if (writer + n) % 3 == 0 else await store.stream_version(stream)
+                try:
+                    if (writer + n) % 4 == 0:
+                        with suppress(_Abort):
+                            async with unit_of_work(database) as uow:
+                                await store.append(
+                                    stream, [event], expected_version=expected, uow=uow
+                                )
+                                raise _Abort  # a rollback that releases waiting inserts
+                        aborted += 1
+                        continue
+                    if (writer + n) % 2 == 0:
+                        async with unit_of_work(database) as uow:
+                            await store.append(stream, [event], expected_version=expected, uow=uow)
+                    else:
+                        await store.append(stream, [event], expected_version=expected)
+                    committed.append(str(event.event_id))
+                except ConcurrencyError:
+                    refused += 1
+
+        await asyncio.gather(*(write(w) for w in range(6)))
+        recorded = await store.read_stream(stream)
+        assert [e.stream_version for e in recorded] == list(range(1, len(recorded) + 1))
+        assert sorted(e.event_id for e in recorded) == sorted(committed)
+        # Any other error (a raw deadlock) would have ended the gather above.
+        assert len(committed) + refused + aborted == 6 * 6
+        assert committed
+
+    async def test_writers_queued_behind_a_rolled_back_append_do_not_deadlock(
+        self, store: EventStore
+    ) -> None:
+        """Four appends wait on an open one's stream version; it rolls back, they all
+        go for that version at once (on MariaDB, a deadlock on the unique index). Each
+        commits or raises ConcurrencyError: no deadlock error reaches the caller."""
+        if not self.concurrent_writers:
+            pytest.skip("this backend has one writer at a time by design")
+        database = self._database(store)
+        stream = _stream()
+        await store.append(stream, _events(1), expected_version=0)
+        racers: list[asyncio.Task[Any]] = []
+        with suppress(_Abort):
+            async with unit_of_work(database) as uow:
+                await store.append(stream, _events(1), expected_version=1, uow=uow)
+                racers = [
+                    asyncio.create_task(store.append(stream, _events(1), expected_version=e))
+                    for e in (1, 1, None, None)
+                ]
+
+                async def all_waiting() -> bool:
+                    if any(racer.done() for racer in racers):
+                        return True
+                    async with database.read() as connection:
+                        query = text(_LOCK_WAITERS[database.backend])
+                        return int((await connection.execute(query)).scalar_one()) >= 4
+
+                # MariaDB refreshes INNODB_TRX only after 0.1 s without a read of it.
+                await _wait_for(all_waiting, interval=0.2)
+                raise _Abort  # releases the four at once
+        results = await asyncio.gather(*racers, return_exceptions=True)
+        unexpected = [
+            r
+            for r in results
+            if isinstance(r, BaseException) and not isinstance(r, ConcurrencyError)
+        ]
+        assert unexpected == []
+        appended = [r for r in results if not isinstance(r, BaseException)]
+        versions = [e.stream_version for e in await store.read_stream(stream)]
+        assert versions == list(range(1, 2 + len(appended)))
+        assert len(appended) >= 1
+
     async def test_a_late_commit_is_never_skipped(self, store: EventStore) -> None:
         if self.concurrent_writers:
             await self._hold_open_then(store, commit=True)
@@ -417,6 +540,16 @@ class DatabaseEventStoreTestCase(EventStoreTestCase):
 class _Abort(Exception):
     """Rolls the held-open unit of work back."""
 
+
+# Sessions of this database waiting for a row lock.
+_LOCK_WAITERS: dict[Backend, str] = {
+    Backend.POSTGRESQL: "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    Backend.MARIADB: "SELECT COUNT(*) FROM information_schema.INNODB_TRX AS t "
+    "JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id "
+    "WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()",
+    Backend.SQLITE: "SELECT 0",
+}
 
 _SESSION_ID: dict[Backend, str] = {
     Backend.POSTGRESQL: "SELECT pg_backend_pid()",

@@ -44,6 +44,8 @@ from tidings.errors import (
     ProgrammingError,
     StorageError,
 )
+from tidings.eventstore.base import NewEvent
+from tidings.eventstore.factory import event_store_for
 from tidings.migrations import runner
 from tidings.provisioning.grants import apply_grants
 from tidings.provisioning.temporary import temporary_roles
@@ -357,6 +359,64 @@ class AppendOnlySuite(DatabaseHook):
                         async with roles.owner.transaction() as connection:
                             await connection.execute(text(statement))
                 assert await audit_count(roles.runtime) == 1
+
+    async def test_the_owner_cannot_truncate_the_audit_log(self, tmp_path: Path) -> None:
+        async with self.create_database() as database:
+            if not database.capabilities.roles:
+                pytest.skip("the backend has no roles and no TRUNCATE")
+            async with temporary_roles(database) as roles:
+                await self.migrated(roles.owner, tmp_path)
+                async with unit_of_work(roles.owner) as uow:
+                    await audit.record(uow, action="create", entity="widget", entity_id="w-1")
+                # PostgreSQL's trigger refuses it; MariaDB's TRUNCATE fires no trigger, so
+                # there the owner lacks the privilege it needs (DROP).
+                with pytest.raises((AppendOnlyViolation, ProgrammingError)):
+                    async with roles.owner.transaction() as connection:
+                        await connection.execute(text("TRUNCATE TABLE audit_log"))
+                assert await audit_count(roles.owner) == 1
+
+    async def test_the_runtime_role_gets_what_library_operations_created(
+        self, tmp_path: Path
+    ) -> None:
+        """A service that lists none of the event store's tables still gets the grants
+        an event-sourced service needs: they follow the migration operations."""
+        async with self.create_database() as database:
+            if not database.capabilities.roles:
+                pytest.skip("the backend has no roles")
+            async with temporary_roles(database) as roles:
+                service = widget_service(database.service, tmp_path)
+                assert "events" not in service.tables
+                (tmp_path / "w9.py").write_text(_EVENT_STORE_REVISION)
+                await runner.upgrade(roles.owner, service)
+                await apply_grants(roles.owner, service, roles.runtime.url)
+                store = event_store_for(roles.runtime)
+                appended = await store.append("s-1", [NewEvent("Made", {})], expected_version=0)
+                async with unit_of_work(roles.runtime) as uow:
+                    await store.append("s-1", [NewEvent("Used", {})], expected_version=1, uow=uow)
+                assert await store.head_position() >= appended.last_position
+                assert [e.type for e in await store.read_all()] == ["Made", "Used"]
+                for statement in ("DELETE FROM events", "TRUNCATE TABLE events"):
+                    with pytest.raises((ProgrammingError, AppendOnlyViolation)):
+                        async with roles.runtime.transaction() as connection:
+                            await connection.execute(text(statement))
+
+
+_EVENT_STORE_REVISION = '''"""the event store, which the service does not list among its tables"""
+from tidings.eventstore.schema import create_event_store, drop_event_store
+
+revision = "w9"
+down_revision = "w2"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_event_store()
+
+
+def downgrade() -> None:
+    drop_event_store()
+'''
 
 
 class ErrorMappingSuite(DatabaseHook):

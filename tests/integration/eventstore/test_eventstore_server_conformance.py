@@ -32,3 +32,7 @@ class TestMariaDBEventStore(DatabaseEventStoreTestCase):
         async with temporary_database(Backend.MARIADB) as database:
             await schema.install(database)
             yield MariaDBEventStore(database, hold_timeout=1)
+
+    def open_reader(self, store: EventStore) -> EventStore:
+        assert isinstance(store, MariaDBEventStore)
+        return MariaDBEventStore(store.database, hold_timeout=1)

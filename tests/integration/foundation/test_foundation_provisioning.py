@@ -213,3 +213,38 @@ def test_the_notes_demo_runs_on_provisioned_databases(notes_copy: Provisioned) -
     assert "expected version 1, but the database holds version 2" in output
     assert "refused by the database" in output
     assert f"{notes_copy.system.name}_auth_app:***@" in output
+
+
+def test_a_downgrade_that_drops_tables_needs_a_role_that_may_drop(notes_copy: Provisioned) -> None:
+    """PostgreSQL's owner owns its tables and drops them; MariaDB's owner holds no DROP
+    (it would let it TRUNCATE the audit log), so there the admin runs such a migration."""
+    assert notes_copy.provision()[0] == 0
+    assert notes_copy.upgrade()[0] == 0
+    downgrade = (
+        "db", "downgrade", "--system", notes_copy.system.name, "--service", "notes",
+        "--revision", "base", "--env-file", str(notes_copy.env_file),
+    )  # fmt: skip
+    if notes_copy.backend == "postgres":
+        code, output = notes_copy.invoke(*downgrade)
+        assert code == 0, output
+        return
+    with pytest.raises(ProgrammingError, match="run this migration as the admin"):
+        notes_copy.invoke(*downgrade)
+    backend = parse_backend(notes_copy.backend)
+    database = make_url(notes_copy.url("notes")).database
+    admin = admin_url(backend, load_settings()).set(database=database)
+    as_admin = {
+        "NOTES_DATABASE_URL": notes_copy.url("notes"),
+        "NOTES_OWNER_DATABASE_URL": admin.render_as_string(hide_password=False),
+    }
+    with mock.patch.dict(os.environ, as_admin):
+        code, output = notes_copy.invoke(*downgrade[:-2])  # the environment, not the file
+    assert code == 0, output
+
+    async def tables() -> set[str]:
+        owner = Database("notes", notes_copy.url("notes", owner=True))
+        async with owner, owner.connect() as connection:
+            rows = await connection.execute(text("SHOW TABLES"))
+            return {str(row[0]) for row in rows}
+
+    assert asyncio.run(tables()) == {"alembic_version_notes"}

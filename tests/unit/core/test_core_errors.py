@@ -52,3 +52,34 @@ def test_mapped_errors_lets_tidings_and_foreign_errors_pass() -> None:
         raise KeyError("x")
     with pytest.raises(errors.OperationalError), mapped_errors("service x"):
         raise ConnectionRefusedError("refused")
+
+
+def _mariadb_error(code: int, message: str) -> Exception:
+    from asyncmy.errors import OperationalError
+
+    return OperationalError(code, message)
+
+
+class _PostgresError(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "expected"),
+    [
+        (_mariadb_error(1213, "Deadlock found when trying to get lock"), errors.LockConflict),
+        (_mariadb_error(1205, "Lock wait timeout exceeded"), errors.LockConflict),
+        (_mariadb_error(2013, "Lost connection to server"), errors.OperationalError),
+        (_PostgresError("deadlock detected", "40P01"), errors.LockConflict),
+        (_PostgresError("could not serialize access", "40001"), errors.LockConflict),
+        (_PostgresError("terminating connection", "57P01"), errors.OperationalError),
+    ],
+)
+def test_lost_lock_races_are_lock_conflicts(
+    driver_error: Exception, expected: type[errors.StorageError]
+) -> None:
+    mapped = translate(sa_exc.OperationalError("INSERT INTO events ...", {}, driver_error))
+    assert type(mapped) is expected
+    assert isinstance(mapped, errors.OperationalError)
