@@ -42,9 +42,11 @@ OUTAGE_SECONDS = float(os.environ.get("TIDINGS_CHAOS_OUTAGE_SECONDS", "40"))
 KILL_ORDERS = int(os.environ.get("TIDINGS_CHAOS_KILL_ORDERS", "1000"))
 KILLS = int(os.environ.get("TIDINGS_CHAOS_KILLS", "6"))
 VICTIMS = ("orders", "inventory", "payments")
-CONCURRENCY = 12
-SETTLE_SECONDS = 240.0
-"""How long the shop may take, after the load, to finish every order and agree."""
+CONCURRENCY = int(os.environ.get("TIDINGS_CHAOS_CONCURRENCY", "24"))
+FINISH_SECONDS = 180.0
+"""How long the shop may take, after the load, to finish every order."""
+AGREE_SECONDS = 60.0
+"""And then to agree (drift that outlasts this stays: a refund is not undone)."""
 RESULTS = Path(os.environ.get("TIDINGS_CHAOS_RESULTS", ".tidings/chaos"))
 MIX = LoadMix(customers=5, products=4, declined_every=10, scarce_every=0)
 
@@ -120,14 +122,21 @@ async def _settle(shop: ChaosShop) -> None:
     """Wait (bounded) until no order is pending and the services agree; what is still
     wrong after that is reported by the checks, not hidden by this wait."""
 
-    async def quiet() -> bool:
+    async def finished() -> bool:
         try:
-            return not await shop.pending() and not await shop.drift()
+            return not await shop.pending()
+        except (OperationalError, httpx.HTTPError):
+            return False
+
+    async def agreeing() -> bool:
+        try:
+            return not await shop.drift()
         except (OperationalError, httpx.HTTPError):
             return False
 
     with contextlib.suppress(TimeoutError):  # the checks below say what did not settle
-        await eventually(quiet, SETTLE_SECONDS, "the shop to settle")
+        await eventually(finished, FINISH_SECONDS, "every order to finish")
+        await eventually(agreeing, AGREE_SECONDS, "the services to agree")
 
 
 async def _verdict(
