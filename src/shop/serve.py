@@ -82,6 +82,12 @@ def kind_of(index: int, mix: LoadMix) -> str:
     return PLAIN
 
 
+class PlacementUnknown(RuntimeError):
+    """The connection broke after ``POST /orders`` went out (the orders process died
+    mid-request): the order may or may not exist, and sending it again could place it
+    twice, so the load reports it instead."""
+
+
 class ShopScenario:
     """Places order ``index`` and polls it until it leaves ``pending``."""
 
@@ -118,7 +124,10 @@ class ShopScenario:
     async def one(self, index: int) -> Outcome:
         started = time.perf_counter()
         body = self.body(index)
-        placed = await _ok(lambda: self.orders.post("/orders", json=body))
+        try:
+            placed = await _ok(lambda: self.orders.post("/orders", json=body))
+        except httpx.TransportError as error:
+            raise PlacementUnknown(f"order {index}: {type(error).__name__}: {error}") from error
         answered = time.perf_counter()
         order = await _until_final(self.orders, placed["id"])
         return Outcome(
