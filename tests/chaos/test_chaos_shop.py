@@ -162,6 +162,8 @@ async def _verdict(
         "load_error_count": len(report.errors()),
         "placements_cut_by_a_kill": sum(e.startswith("PlacementUnknown") for e in report.errors()),
         "final_statuses_by_load": dict(report.by_status()),
+        # Plain orders would all be confirmed without faults; declined ones cancelled.
+        "final_statuses_by_kind": {k: dict(v) for k, v in report.by_label().items()},
         "statuses_in_orders_db": dict(statuses),
         "violations": len(violations),
         "violation_sample": violations[:10],
