@@ -264,9 +264,15 @@ class Supervisor:
                 continue
             delay = policy.delay(len(exits))
             await asyncio.sleep(delay)
-            if name in self._down:
+            if name in self._down or self.running(name):
+                continue  # stopped meanwhile, or already started again through start()
+            try:
+                await self._spawn(name)
+            except OSError as error:
+                # Could not even start it: the old, exited process stays and counts as
+                # one more exit on the next turn, towards holding it back.
+                self._on_event(f"{name} could not be restarted: {error}")
                 continue
-            await self._spawn(name)
             self.restarts[name] += 1
             self._on_event(
                 f"{name} exited with code {code}; restarted after {delay:.1f}s "
