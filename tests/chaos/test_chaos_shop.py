@@ -39,7 +39,7 @@ from tidings.testing.faults import kill_service, wait_restarted
 
 OUTAGE_ORDERS = int(os.environ.get("TIDINGS_CHAOS_OUTAGE_ORDERS", "300"))
 OUTAGE_SECONDS = float(os.environ.get("TIDINGS_CHAOS_OUTAGE_SECONDS", "40"))
-KILL_ORDERS = int(os.environ.get("TIDINGS_CHAOS_KILL_ORDERS", "400"))
+KILL_ORDERS = int(os.environ.get("TIDINGS_CHAOS_KILL_ORDERS", "300"))
 KILLS = int(os.environ.get("TIDINGS_CHAOS_KILLS", "5"))
 VICTIMS = ("orders", "inventory", "payments")
 CONCURRENCY = int(os.environ.get("TIDINGS_CHAOS_CONCURRENCY", "24"))
