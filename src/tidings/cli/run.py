@@ -233,20 +233,29 @@ async def _supervise(specs: list[ProcessSpec], log_dir: Path, ready_timeout: flo
         # started again rather than stopping them all.
         keeping = asyncio.ensure_future(sv.supervise(RestartPolicy()))
         try:
-            ready = await sv.wait_ready(timeout=ready_timeout, restarting=True)
-            if len(ready) == len(specs):
-                console.print("[bold]all services ready[/bold]; Ctrl-C stops them")
-            else:
-                held = ", ".join(sorted(sv.held))
-                console.print(
-                    f"[bold]{len(ready)} of {len(specs)} services ready[/bold] ({held} held "
-                    "back); Ctrl-C stops them"
-                )
+            await _announce_ready(sv, len(specs), ready_timeout)
             await keeping
         finally:
             keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeping
+
+
+async def _announce_ready(sv: Supervisor, count: int, ready_timeout: float) -> None:
+    try:
+        ready = await sv.wait_ready(timeout=ready_timeout, restarting=True)
+    except TimeoutError as error:
+        # Slow, not dead: the supervisor keeps every service running regardless.
+        console.print(f"{error}; still running them; Ctrl-C stops all", markup=False)
+        return
+    if len(ready) == count:
+        console.print("[bold]all services ready[/bold]; Ctrl-C stops them")
+    else:
+        held = ", ".join(sorted(sv.held))
+        console.print(
+            f"[bold]{len(ready)} of {count} services ready[/bold] ({held} held back); "
+            "Ctrl-C stops them"
+        )
 
 
 def _print_event(line: str) -> None:
