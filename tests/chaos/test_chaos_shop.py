@@ -45,7 +45,7 @@ VICTIMS = ("orders", "inventory", "payments")
 CONCURRENCY = int(os.environ.get("TIDINGS_CHAOS_CONCURRENCY", "24"))
 FINISH_SECONDS = 180.0
 """How long the shop may take, after the load, to finish every order."""
-AGREE_SECONDS = 60.0
+AGREE_SECONDS = 30.0
 """And then to agree (drift that outlasts this stays: a refund is not undone)."""
 RESULTS = Path(os.environ.get("TIDINGS_CHAOS_RESULTS", ".tidings/chaos"))
 MIX = LoadMix(customers=5, products=4, declined_every=10, scarce_every=0)
