@@ -82,8 +82,13 @@ async def run_faulty(
     faults: DeliveryFaults, count: int, done: Callable[[list[str]], bool]
 ) -> list[str]:
     seen: list[str] = []
-    url = f"memory://faults-{id(faults)}"
-    async with MemoryBroker(url) as publisher, FaultyBroker(MemoryBroker(url), faults) as faulty:
+    # The in-process broker, volatile (a path after memory:// would make it a file).
+    namespace = f"faults_{id(faults)}"
+    inner = MemoryBroker("memory://", namespace=namespace)
+    async with (
+        MemoryBroker("memory://", namespace=namespace) as publisher,
+        FaultyBroker(inner, faults) as faulty,
+    ):
 
         async def handler(delivery: Delivery) -> None:
             seen.append(delivery.message_id)
