@@ -91,6 +91,12 @@ def kind_of(index: int, mix: LoadMix) -> str:
     return PLAIN
 
 
+class PlacementUnknown(RuntimeError):
+    """The connection broke after ``POST /orders`` went out (the orders process died
+    mid-request): the order may or may not exist, and sending it again could place it
+    twice, so the load reports it instead."""
+
+
 class ShopScenario:
     """Places order ``index`` as one of ``customers`` and polls it, with that customer's
     token, until it leaves ``pending``."""
@@ -132,7 +138,10 @@ class ShopScenario:
         started = time.perf_counter()
         body = self.body(index)
         auth = self.customer(index).auth
-        placed = await _ok(lambda: self.orders.post("/orders", json=body, auth=auth))
+        try:
+            placed = await _ok(lambda: self.orders.post("/orders", json=body, auth=auth))
+        except httpx.TransportError as error:
+            raise PlacementUnknown(f"order {index}: {type(error).__name__}: {error}") from error
         answered = time.perf_counter()
         order = await _until_final(self.orders, placed["id"], auth)
         return Outcome(
@@ -215,7 +224,7 @@ async def _until_final(
     found: dict[str, Any] = {}
 
     async def final() -> bool:
-        found.update(await _ok(lambda: orders.get(f"/orders/{order_id}", auth=auth)))
+        found.update(await _ok(lambda: orders.get(f"/orders/{order_id}", auth=auth), safe=True))
         return bool(found["status"] != OrderStatus.PENDING)
 
     await _wait(final, f"order {order_id} to reach a final status")
@@ -224,29 +233,44 @@ async def _until_final(
 
 async def _all_answer(client: httpx.AsyncClient, paths: list[str], auth: httpx.Auth) -> bool:
     for path in paths:
-        if (await client.get(path, auth=auth)).status_code != 200:
-            return False
+        try:
+            if (await client.get(path, auth=auth)).status_code != 200:
+                return False
+        except httpx.ConnectError:
+            return False  # restarting: ask again
     return True
 
 
 UNAVAILABLE = 503
 RETRY_SECONDS = 30.0
 """How long a request answered 503 (the service's database is busy or away) is retried."""
+RESTART_SECONDS = 90.0
+"""How long a service that refuses connections (its process restarting under
+``tidings up``) is waited for."""
 
 
-async def _ok(request: Callable[[], Awaitable[httpx.Response]]) -> Any:
-    """The JSON of ``request()``'s answer, retried while the service answers 503.
+async def _ok(request: Callable[[], Awaitable[httpx.Response]], *, safe: bool = False) -> Any:
+    """The JSON of ``request()``'s answer, retried while the service answers 503 or,
+    restarting, refuses the connection.
 
     503 means the service could not reach its database, so (unless the connection
     broke during the commit itself) nothing was written and even a POST may be sent
-    again; a load run prefers that to failing on a moment of a busy server.
+    again; a load run prefers that to failing on a moment of a busy server. A refused
+    connection sent nothing, so any request may be sent again; a connection that broke
+    after the request went out is retried only for ``safe`` (read-only) requests.
     """
-    deadline = time.monotonic() + RETRY_SECONDS
+    started = time.monotonic()
     interval = 0.1
     while True:
-        response = await request()
-        if response.status_code != UNAVAILABLE or time.monotonic() > deadline:
-            break
+        try:
+            response = await request()
+        except httpx.TransportError as error:
+            retry = safe or isinstance(error, httpx.ConnectError)
+            if not retry or time.monotonic() - started > RESTART_SECONDS:
+                raise
+        else:
+            if response.status_code != UNAVAILABLE or time.monotonic() - started > RETRY_SECONDS:
+                break
         await asyncio.sleep(interval)
         interval = min(interval * 2, 2.0)
     if response.status_code >= 400:

@@ -49,7 +49,7 @@ def run_command(app: typer.Typer) -> None:
         # Without standalone mode click returns a typer.Exit's code instead of raising it.
         code = app(standalone_mode=False)
     except TidingsError as error:
-        error_console.print(f"[red]error:[/red] {error}")
+        error_console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         sys.exit(1)
     except typer.Exit as done:
         sys.exit(done.exit_code)

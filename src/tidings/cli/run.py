@@ -1,12 +1,17 @@
 """``tidings run``, ``tidings up`` and ``tidings load``: a system as processes.
 
-``run`` serves one service in this process through the system's serve hook;
-``up`` provisions and migrates every database, then runs each service as its own
-``tidings run`` child until Ctrl-C; ``load`` drives a running system's HTTP APIs.
+``run`` serves one service in this process through the system's serve hook, and
+refuses to start on a database that is not migrated; ``up`` checks the broker and
+the database servers, provisions and migrates every database, then supervises each
+service as its own ``tidings run`` child until Ctrl-C (a child that exits is
+restarted, one in a crash loop is held back); ``load`` drives a running system's
+HTTP APIs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -16,9 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tidings.cli.common import DEFAULT_SYSTEM, SystemOption, console, load_system, run_async
+from tidings.errors import ConfigurationError
 from tidings.loadgen import LoadReport, LoadTarget, Outcome, load_hook, run_load
 from tidings.processes import (
-    ProcessFailed,
     ProcessSpec,
     ServeRequest,
     Supervisor,
@@ -26,9 +31,11 @@ from tidings.processes import (
     serve_hook,
     service_urls,
 )
-from tidings.processes.stack import broker_url, prepare, process_specs
+from tidings.processes.stack import broker_url, check_servers, prepare, process_specs
+from tidings.processes.supervisor import RestartPolicy
 from tidings.provisioning import load_env_file, parse_backend, write_env_file
 from tidings.settings import Settings, load_settings
+from tidings.system import Service, System
 
 NAMESPACE_VARIABLE = "TIDINGS_BROKER_NAMESPACE"
 
@@ -114,10 +121,33 @@ def run(
             from tidings import provisioning
 
             await provisioning.upgrade(chosen, declared, settings)
+        else:
+            await _require_migrated(chosen, declared, settings)
         await hook(request)
 
     if run_until_signalled(main()):
         console.print(f"{service} stopped", markup=False)
+
+
+async def _require_migrated(system: System, service: Service, settings: Settings) -> None:
+    """ConfigurationError unless the service's database is at its migrations' head.
+
+    A service on an unmigrated database would fail on every request and every relay
+    poll (``no such table: outbox``) for as long as it runs; refusing to start says so
+    once, with the command that fixes it.
+    """
+    from tidings.migrations import runner
+
+    heads = runner.heads(service)
+    async with system.database(service.name, settings) as database:
+        revision = await runner.current(database, service)
+    if revision not in heads:
+        state = "has no migrations applied" if revision is None else f"is at {revision}"
+        raise ConfigurationError(
+            f"{service.name}'s database {state}, not at {', '.join(heads)}: run "
+            f"`tidings db upgrade --system {system.name} --service {service.name}` "
+            "first, or start it with --migrate"
+        )
 
 
 def up(
@@ -166,11 +196,13 @@ def up(
     if broker is None and settings.broker_url.startswith("memory:"):
         broker = "rabbitmq"  # the in-process broker cannot join processes
     broker_to_use = broker_url(broker, settings)
+    chosen_backend = parse_backend(backend)
     env_path = env_file or settings.env_file
     log_dir = settings.data_dir / chosen.name / "logs"
 
     async def main() -> None:
-        placed = await prepare(chosen, parse_backend(backend), settings, env_path, uniform=uniform)
+        await check_servers(chosen, chosen_backend, broker_to_use, settings, uniform=uniform)
+        placed = await prepare(chosen, chosen_backend, settings, env_path, uniform=uniform)
         console.print(
             f"migrated {len(placed)} databases: "
             + ", ".join(f"{name} on {kind}" for name, kind in placed.items()),
@@ -205,18 +237,43 @@ def up(
 
 
 async def _supervise(specs: list[ProcessSpec], log_dir: Path, ready_timeout: float) -> None:
-    """Start the processes, print where they answer, run until one exits or Ctrl-C."""
-    async with Supervisor(specs, on_event=lambda line: console.print(line, markup=False)) as sv:
+    """Start the processes, print where they answer, keep them running until Ctrl-C."""
+    async with Supervisor(specs, on_event=_print_event) as sv:
         await sv.start()
         for spec in specs:
             console.print(f"{spec.name:<14} {spec.url}  (pid {sv.pid(spec.name)})", markup=False)
         console.print(f"logs in {log_dir}", markup=False, soft_wrap=True)
-        await sv.wait_ready(timeout=ready_timeout)
+        # Restarts begin at once: a service that crashes while the others get ready is
+        # started again rather than stopping them all.
+        keeping = asyncio.ensure_future(sv.supervise(RestartPolicy()))
+        try:
+            await _announce_ready(sv, len(specs), ready_timeout)
+            await keeping
+        finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
+
+
+async def _announce_ready(sv: Supervisor, count: int, ready_timeout: float) -> None:
+    try:
+        ready = await sv.wait_ready(timeout=ready_timeout, restarting=True)
+    except TimeoutError as error:
+        # Slow, not dead: the supervisor keeps every service running regardless.
+        console.print(f"{error}; still running them; Ctrl-C stops all", markup=False)
+        return
+    if len(ready) == count:
         console.print("[bold]all services ready[/bold]; Ctrl-C stops them")
-        exited = await sv.wait_any_exit()
-        raise ProcessFailed(
-            f"{exited} exited with code {sv.returncode(exited)}; see {log_dir / exited}.log"
+    else:
+        held = ", ".join(sorted(sv.held))
+        console.print(
+            f"[bold]{len(ready)} of {count} services ready[/bold] ({held} held back); "
+            "Ctrl-C stops them"
         )
+
+
+def _print_event(line: str) -> None:
+    console.print(line, markup=False, soft_wrap=True)
 
 
 def load(

@@ -7,6 +7,7 @@
         await supervisor.wait_ready()
         await supervisor.kill("payments")         # SIGKILL, for fault tests
         await supervisor.start(["payments"])
+        await supervisor.supervise()              # restart what exits, until cancelled
 """
 
 from tidings.processes.serving import (
@@ -18,12 +19,13 @@ from tidings.processes.serving import (
     serve_hook,
     service_urls,
 )
-from tidings.processes.supervisor import ProcessFailed, ProcessSpec, Supervisor
+from tidings.processes.supervisor import ProcessFailed, ProcessSpec, RestartPolicy, Supervisor
 
 __all__ = [
     "SERVE_EXTRA",
     "ProcessFailed",
     "ProcessSpec",
+    "RestartPolicy",
     "ServeHook",
     "ServeRequest",
     "Supervisor",

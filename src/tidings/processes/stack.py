@@ -3,15 +3,18 @@ and the command line that runs each service as its own process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tidings import provisioning
 from tidings.errors import ConfigurationError
 from tidings.processes.serving import service_urls
 from tidings.processes.supervisor import ProcessSpec
 from tidings.provisioning.layout import layout
+from tidings.provisioning.servers import admin_url
 from tidings.settings import Settings
 from tidings.storage.capabilities import Backend
 from tidings.system import Service, System
@@ -39,7 +42,67 @@ def broker_url(choice: str | None, settings: Settings) -> str:
             "services in separate processes need a shared broker: "
             "--broker rabbitmq, nats or an amqp:// or nats:// URL"
         )
+    broker_address(url)
     return url
+
+
+_BROKER_PORTS = {"amqp": 5672, "amqps": 5671, "nats": 4222, "tls": 4222}
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    """The host and port of a broker URL (the first, when NATS lists several, comma
+    separated); ConfigurationError naming what is wrong."""
+    others = url.split(",")[1:]
+    url = url.split(",")[0]
+    for other in others:
+        broker_address(other if "://" in other else f"{urlsplit(url).scheme}://{other}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise ConfigurationError(f"broker URL {url!r} is malformed: {error}") from None
+    if parts.scheme not in _BROKER_PORTS:
+        raise ConfigurationError(
+            f"broker URL {url!r}: scheme {parts.scheme or '(none)'!r} is not one of "
+            f"{', '.join(_BROKER_PORTS)} (or use --broker rabbitmq or nats)"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"broker URL {url!r} names no host")
+    return parts.hostname, port or _BROKER_PORTS[parts.scheme]
+
+
+async def answers(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether something accepts a TCP connection at ``host:port`` within ``timeout``."""
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def check_servers(
+    system: System, backend: Backend, broker: str, settings: Settings, *, uniform: bool = False
+) -> None:
+    """Before anything is provisioned: the broker and every database server the
+    services go to must answer, so a typo fails in a second with its name, not after
+    half the databases were made."""
+    problems = []
+    host, port = broker_address(broker)
+    if not await answers(host, port):
+        problems.append(f"the broker at {host}:{port} ({urlsplit(broker).scheme}) does not answer")
+    for chosen in backend_groups(system, backend, uniform=uniform):
+        if chosen is Backend.SQLITE:
+            continue
+        url = admin_url(chosen, settings)
+        server = (url.host or "127.0.0.1", url.port or _DEFAULT_PORTS[chosen])
+        if not await answers(*server):
+            problems.append(f"{chosen.value} at {server[0]}:{server[1]} does not answer")
+    if problems:
+        raise ConfigurationError("; ".join(problems))
+
+
+_DEFAULT_PORTS = {Backend.POSTGRESQL: 5432, Backend.MARIADB: 3306}
 
 
 def backend_groups(
