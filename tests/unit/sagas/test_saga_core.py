@@ -129,7 +129,8 @@ def test_a_missed_deadline_resends_the_same_command_then_compensates_the_step_to
     for now in (11.0, 21.0):
         moved = transition(saga, moved.state, TimersDue(), now=now)
         again = only(moved)
-        assert again.resend and again.message_id == sent.message_id
+        assert again.resend
+        assert again.message_id == sent.message_id
         assert moved.state.status is SagaStatus.RUNNING
     assert moved.state.steps["second"].sends == 3
     moved = transition(saga, moved.state, TimersDue(), now=31.0)
@@ -224,7 +225,8 @@ def test_past_the_pivot_steps_are_retried_until_they_succeed() -> None:
         moved = transition(saga, moved.state, reply_to(only(moved), "p.ShipBusy"), now=now)
         assert moved.state.status is SagaStatus.RUNNING
         assert moved.state.steps["ship"].retrying
-        assert moved.state.next_timer is not None and moved.state.next_timer - now <= 4.0
+        assert moved.state.next_timer is not None
+        assert moved.state.next_timer - now <= 4.0
         now = moved.state.next_timer
         moved = transition(saga, moved.state, TimersDue(), now=now)
     for _ in range(5):  # and a missed deadline re-sends the same attempt, forever
