@@ -151,40 +151,44 @@ class SagaInterleavings(RuleBasedStateMachine):
         waiting = frozenset(due) & self.world.unpublished
         self.apply(transition(self.saga, self.state, TimersDue(waiting), now=self.now))
 
-    @rule(seconds=st.sampled_from([0.5, 1.0, 2.0, 5.0, 11.0, 30.0]))
-    @precondition(lambda self: self.definition is not None)
-    def time_passes(self, seconds: float) -> None:
-        self.now += seconds
+    # Few rules, each with a drawn variant: the more rules, the rarer the long runs that
+    # reach a pivot and then stay silent past its deadlines.
+
+    @rule(jump=st.sampled_from(["next timer", "next timer", 0.5, 2.0, 11.0]))
+    def time_passes(self, jump: str | float) -> None:
+        if isinstance(jump, float):
+            self.now += jump
+        elif self.state.next_timer is not None:
+            # Straight to the next deadline or retry: participants that stay silent.
+            self.now = max(self.now, self.state.next_timer)
         self.fire_timers()
 
     @rule()
-    @precondition(lambda self: self.definition is not None)
+    @precondition(lambda self: self.state.status is SagaStatus.COMPENSATION_FAILED)
     def operator_retries(self) -> None:
         self.apply(transition(self.saga, self.state, RetryRequested(), now=self.now))
 
     @rule(data=st.data())
     @precondition(lambda self: bool(self.world.replies))
     def deliver_a_reply(self, data: st.DataObject) -> None:
+        """Any reply again: a duplicate, or one overtaken by later events."""
         reply = data.draw(st.sampled_from(self.world.replies), label="reply")
         self.apply(transition(self.saga, self.state, reply, now=self.now))
 
-    # -- the relay and the participants ----------------------------------------------------
-
-    @rule(data=st.data())
-    @precondition(lambda self: bool(self.world.unpublished))
-    def relay_publishes(self, data: st.DataObject) -> None:
-        message_id = data.draw(st.sampled_from(sorted(self.world.unpublished)), label="publish")
-        self.world.unpublished.discard(message_id)
-
     @rule(data=st.data())
     @precondition(lambda self: bool(self.sendable()))
-    def round_trip(self, data: st.DataObject) -> None:
-        """One command published, taken and answered at once: how the saga makes headway."""
-        message_id = data.draw(st.sampled_from(self.sendable()), label="round trip")
+    def relay_and_participant(self, data: st.DataObject) -> None:
+        """One command goes as far as drawn: published; taken (its reply on its way); or
+        taken and its reply delivered at once, how the saga makes headway."""
+        message_id = data.draw(st.sampled_from(self.sendable()), label="command")
+        how_far = data.draw(st.sampled_from(["answered", "answered", "taken", "published"]))
         self.world.unpublished.discard(message_id)
+        if how_far == "published":
+            return
         command = self.world.commands[message_id]
         self.take(command, data.draw(st.sampled_from(self.honest_outcomes(command))))
-        self.apply(transition(self.saga, self.state, self.world.replies[-1], now=self.now))
+        if how_far == "answered":
+            self.apply(transition(self.saga, self.state, self.world.replies[-1], now=self.now))
 
     def sendable(self) -> list[str]:
         return sorted(set(self.world.commands) - self.world.processed)
@@ -192,14 +196,6 @@ class SagaInterleavings(RuleBasedStateMachine):
     def takeable(self) -> list[str]:
         world = self.world
         return sorted(set(world.commands) - world.unpublished - world.processed)
-
-    @rule(data=st.data())
-    @precondition(lambda self: bool(self.takeable()))
-    def participant_takes(self, data: st.DataObject) -> None:
-        message_id = data.draw(st.sampled_from(self.takeable()), label="take")
-        command = self.world.commands[message_id]
-        options = self.honest_outcomes(command)
-        self.take(command, data.draw(st.sampled_from(options), label="outcome"))
 
     def honest_outcomes(self, command: SagaCommand) -> list[str]:
         step = self.saga.step(command.step)
@@ -308,8 +304,8 @@ class SagaInterleavings(RuleBasedStateMachine):
 
 
 SagaInterleavings.TestCase.settings = settings(
-    max_examples=int(os.environ.get("SAGA_PROPERTY_EXAMPLES", "150")),
-    stateful_step_count=50,
+    max_examples=int(os.environ.get("SAGA_PROPERTY_EXAMPLES", "300")),
+    stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
