@@ -1,4 +1,10 @@
-"""The booking saga: validate, reserve, pay, confirm, notify; undo in reverse on failure."""
+"""The booking saga: validate, reserve, pay, confirm, notify; undo in reverse on failure.
+
+Roles: validating changes nothing (``read_only``), reserving the room is
+compensatable, the payment is the pivot, and confirming the booking and sending
+the confirmation come after it: they are retried until they succeed, never
+undone, so a guest is never told "confirmed" about a booking that was released.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ booking_saga = SagaDefinition(
             data=lambda d: {**_booking(d), "room_type": d["room_type"], "nights": d["nights"]},
             success=("rooms.AvailabilityConfirmed",),
             failure=("rooms.NoAvailability",),
+            read_only=True,
             deadline=STEP_DEADLINE,
         ),
         Step(
@@ -58,6 +65,7 @@ booking_saga = SagaDefinition(
             transient=("payments.PaymentGatewayUnavailable",),
             retry=RetryPolicy(max_attempts=4, backoff=0.2, multiplier=2.0),
             merge=_remember_payment,
+            pivot=True,
             deadline=STEP_DEADLINE,
             compensation=Compensation(
                 "payments.RefundPayment",

@@ -2,11 +2,24 @@
 
 ::
 
-    placed ─▶ reserve_stock ─▶ take_payment ─▶ confirm_order ─▶ completed ─▶ notify
-                 │ rejected        │ declined / timeout   │ refused
-                 ▼                 ▼                      ▼
-              failed          release stock        refund payment, release stock
-           (order rejected)  (order cancelled)       (order cancelled)
+    placed ─▶ reserve_stock ─▶ take_payment ─▶ confirm_order (pivot) ─▶ completed ─▶ notify
+                 │ rejected        │ declined / unknown      │ refused (the customer cancelled)
+                 ▼                 ▼                         ▼
+              failed          refund (if taken),       refund payment, release stock
+           (order rejected)   release stock            (order cancelled)
+                              (order cancelled)
+
+Roles (:class:`~tidings.sagas.StepRole`): reserving stock and taking payment
+are compensatable; confirming the order is the pivot, the go/no-go that orders
+itself decides (a customer may cancel a pending order until then). Once the
+order is confirmed nothing is undone, so no customer is told "confirmed" about
+an order whose payment was refunded or stock released. The confirmation has no
+compensation, so a missed deadline re-sends it until orders answers; a missed
+deadline of the other steps re-sends them ``SENDS`` times in all, then gives up
+and compensates them too. Both compensations are safe whether or not the action
+took effect: inventory releases what the order holds, if anything, and keeps a
+tombstone against a late reservation; payments refunds a taken payment, or
+voids the order so a late charge is declined.
 
 The definition is plain data (:mod:`tidings.sagas`); the engine persists each
 instance in orders' database and sends commands through its outbox. The
@@ -28,6 +41,7 @@ from tidings.messages import current_cause
 from tidings.sagas import (
     Compensation,
     Orchestrator,
+    RetryPolicy,
     SagaDefinition,
     SagaEngine,
     SagaStatus,
@@ -38,7 +52,10 @@ from tidings.storage.uow import UnitOfWork
 
 ORDER_SAGA = "shop.order"
 STEP_DEADLINE = 30.0
-"""Seconds a participant has to answer before the step counts as failed."""
+"""Seconds a participant has to answer, once the command left orders' outbox,
+before the command is sent again (its outcome is unknown, not failed)."""
+SENDS = RetryPolicy(max_attempts=3)
+"""Sends of a step's command (the same message) before the saga gives up on it."""
 
 
 def _reserve(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -84,6 +101,7 @@ def order_saga(deadline: float = STEP_DEADLINE) -> SagaDefinition:
                     success=("inventory.StockReleased",),
                     deadline=deadline,
                 ),
+                retry=SENDS,
                 deadline=deadline,
             ),
             Step(
@@ -98,6 +116,7 @@ def order_saga(deadline: float = STEP_DEADLINE) -> SagaDefinition:
                     success=("payments.PaymentRefunded", "payments.RefundNotNeeded"),
                     deadline=deadline,
                 ),
+                retry=SENDS,
                 deadline=deadline,
             ),
             Step(
@@ -106,6 +125,7 @@ def order_saga(deadline: float = STEP_DEADLINE) -> SagaDefinition:
                 data=_confirm,
                 success=("orders.OrderConfirmed",),
                 failure=("orders.OrderConfirmationRefused",),
+                pivot=True,
                 deadline=deadline,
             ),
         ),

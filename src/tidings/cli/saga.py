@@ -129,12 +129,25 @@ def show_command(
     if detail.reason:
         console.print(f"reason: {detail.reason}", markup=False)
     console.print(f"data: {json.dumps(dict(detail.data), default=str)}", markup=False)
-    steps = Table("step", "status", "attempts", "compensation")
+    if detail.past_pivot:
+        console.print("past its pivot: it only goes forward now, to completed", markup=False)
+    steps = Table("step", "role", "status", "attempts", "sends", "compensation")
     for step_name, step in detail.steps.items():
         compensation = step.get("compensation") or "-"
         if step.get("compensation_attempt"):
             compensation = f"{compensation} ({step['compensation_attempt']} attempts)"
-        steps.add_row(step_name, str(step["status"]), str(step["attempt"]), compensation)
+        status = str(step["status"])
+        if step.get("retrying"):
+            # Sent more than once and still unanswered: a retry in progress, not a failure.
+            status = f"retrying ({status})"
+        steps.add_row(
+            step_name,
+            str(step.get("role") or "-"),
+            status,
+            str(step["attempt"]),
+            str(step.get("sends", step["attempt"])),
+            compensation,
+        )
     console.print(steps)
     timeline = Table("at", "event", "step", "kind", "try", "message", "detail")
     for record in detail.timeline:

@@ -17,9 +17,17 @@ How the pieces fit:
   Replies come in through an inbox consumer (:func:`reply_consumer`).
 * Timers (step deadlines, retry backoffs) are persisted in ``deadline_at`` and
   fired by a :class:`DeadlineWorker`, in whichever process gets there first.
-* A step refused by its participant is not compensated; a step that timed out
-  is (its effect is unknown). So participants answer a repeated command with the
-  same reply and keep a tombstone when an undo overtakes the action it undoes.
+* Steps are compensatable, the pivot, or retriable (:class:`StepRole`); a
+  definition with a step before the pivot that has no compensation is refused,
+  steps after the pivot are retried until they succeed, and a saga past its
+  pivot always completes.
+* A missed deadline means the outcome is unknown: the same command (same id) is
+  sent again, then the step is compensated with the others; a success that
+  arrives late is compensated, never ignored. A step refused by its participant
+  is not compensated. So participants answer a repeated command with the same
+  reply, and keep a tombstone when an undo overtakes the action it undoes.
+* A deadline does not run while its command waits in the outbox (broker down):
+  the engine checks the outbox, in the same database, before timing a step out.
 * A compensation that keeps failing leaves the saga ``compensation_failed``,
   with a dead letter, until :meth:`SagaEngine.retry` (``tidings saga retry``).
 * Systems declare their orchestrators in ``System.extras["sagas"]``
@@ -44,6 +52,7 @@ from tidings.sagas.definition import (
     RetryPolicy,
     SagaDefinition,
     Step,
+    StepRole,
 )
 from tidings.sagas.engine import SagaEngine, TransitionListener
 from tidings.sagas.messaging import (
@@ -99,6 +108,7 @@ __all__ = [
     "SagaStatus",
     "SagaSummary",
     "Step",
+    "StepRole",
     "StepState",
     "StepStatus",
     "TimelineEntry",

@@ -71,13 +71,14 @@ class Done(Event):
     saga: str
 
 
-def _step(name: str) -> Step:
+def _step(name: str, *, pivot: bool = False) -> Step:
     return Step(
         name,
         command=f"bench.{name}.Do",
         data=lambda d: {"saga": d["n"], "payload": d["payload"]},
         success=(f"bench.{name}.Done",),
         deadline=120.0,
+        pivot=pivot,
     )
 
 
@@ -86,7 +87,11 @@ for _name in PARTICIPANTS:
     registry.register(f"bench.{_name}.Do")(type(f"Do_{_name}", (Do,), {}))
     registry.register(f"bench.{_name}.Done")(type(f"Done_{_name}", (Done,), {}))
 
-BENCH_SAGA = SagaDefinition("bench.three", steps=tuple(_step(name) for name in PARTICIPANTS))
+# No compensations: the first step is the pivot and the others are retried until done.
+BENCH_SAGA = SagaDefinition(
+    "bench.three",
+    steps=tuple(_step(name, pivot=index == 0) for index, name in enumerate(PARTICIPANTS)),
+)
 
 _REVISION = textwrap.dedent(
     '''

@@ -6,12 +6,22 @@ the timeline entries to the step log, all in one transaction.
 
 Rules the core guarantees (the property tests check them):
 
-* a reply counts only while its step awaits exactly that attempt; a duplicate,
-  a late reply (after a timeout or a retry) or a reply of an unexpected type
-  changes nothing and yields a ``reply_ignored`` timeline entry;
-* once a saga leaves ``running`` no step command is sent again;
-* compensations run in reverse order of the steps, one at a time, and after a
-  compensation is acknowledged no command for it is sent again;
+* a deadline means the outcome is unknown, never that the step failed: the same
+  command (same message id) is sent again while the step's ``retry`` allows, and
+  only then does the step give up (``timed_out``) and get compensated with the
+  others; a deadline whose command the engine reports still unpublished in the
+  outbox is pushed forward instead (the participant cannot have answered yet);
+* a success reply to any attempt of a step means its effect exists: taken while
+  running, it completes the step; arriving while the saga compensates (or after
+  the step gave up), the step is compensated too unless it already was;
+* refusals and transient failures count only for the attempt the step awaits; a
+  duplicate or otherwise stale reply changes nothing and yields a
+  ``reply_ignored`` timeline entry;
+* once the pivot succeeded (``past_pivot``) the saga only goes forward: steps
+  after it are retried with backoff until they succeed and the saga completes;
+* compensations run in reverse order of the steps, one at a time, only for steps
+  whose action was sent, and after a compensation is acknowledged no command for
+  it is sent again;
 * every instance ends ``completed``, ``compensated`` or ``failed``, or rests in
   ``compensation_failed`` until :class:`RetryRequested`.
 """
@@ -24,7 +34,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tidings.sagas.definition import SagaDefinition, Step
+from tidings.sagas.definition import SagaDefinition, Step, StepRole
 from tidings.sagas.state import (
     FINAL_STATUSES,
     IN_FLIGHT,
@@ -66,6 +76,9 @@ class SagaCommand:
     attempt: int
     causation_id: str | None = None
     """The message (a reply) whose transition sent this command, if any."""
+    resend: bool = False
+    """The same command again after a missed deadline: same ``message_id``, so a
+    participant that already took it drops it in its inbox."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,14 @@ class Reply:
 
 @dataclass(frozen=True)
 class TimersDue:
-    """The clock moved on: fire every deadline and retry timer due at ``now``."""
+    """The clock moved on: fire every deadline and retry timer due at ``now``.
+
+    ``unpublished`` holds the ids, among :func:`awaited_commands`, of commands
+    still waiting in the orchestrator's outbox: their deadlines are pushed forward,
+    since no participant can have seen them yet.
+    """
+
+    unpublished: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -141,6 +161,7 @@ def begin(
         started_at=now,
     )
     run = _Run(definition, state, now)
+    run.assign_roles()
     run.log("started", detail={"version": definition.version})
     run.enter_group(0)
     return run.result(SagaStatus.RUNNING)
@@ -151,10 +172,12 @@ def transition(
 ) -> Transition:
     """The next state of ``state`` after ``message``; ``state`` itself is not modified."""
     run = _Run(definition, state.copy(), now)
+    run.assign_roles()
     if isinstance(message, Reply):
         run.cause = message.message_id or None
         run.on_reply(message)
     elif isinstance(message, TimersDue):
+        run.unpublished = message.unpublished
         run.on_timers()
     else:
         run.on_retry_requested(message)
@@ -171,6 +194,14 @@ class _Run:
         self.commands: list[SagaCommand] = []
         self.timeline: list[TimelineEntry] = []
         self.cause: str | None = None
+        self.unpublished: frozenset[str] = frozenset()
+
+    def assign_roles(self) -> None:
+        # Kept in the state so operators' tools show roles without the definition.
+        for step in self.definition.all_steps:
+            self.state.steps.setdefault(step.name, StepState()).role = self.definition.role(
+                step.name
+            ).value
 
     def result(self, previous: SagaStatus) -> Transition:
         return Transition(self.state, tuple(self.commands), tuple(self.timeline), previous)
@@ -183,10 +214,18 @@ class _Run:
     def send_action(self, step: Step) -> None:
         current = self.state.steps[step.name]
         current.attempt += 1
+        current.sends += 1
         current.status = StepStatus.RUNNING
         current.timer_at = self.now + step.deadline if step.deadline is not None else None
         data = dict(step.data(self.state.data))
         self._emit(step.name, Kind.ACTION, current.attempt, step.command, data)
+
+    def resend_action(self, step: Step, current: StepState) -> None:
+        """The same attempt again (same message id): its outcome is unknown."""
+        current.sends += 1
+        current.timer_at = self.now + step.deadline if step.deadline is not None else None
+        data = dict(step.data(self.state.data))
+        self._emit(step.name, Kind.ACTION, current.attempt, step.command, data, resend=True)
 
     def send_compensation(self, step: Step) -> None:
         assert step.compensation is not None
@@ -199,7 +238,16 @@ class _Run:
         attempt = current.compensation_attempt
         self._emit(step.name, Kind.COMPENSATION, attempt, step.compensation.command, data)
 
-    def _emit(self, step: str, kind: Kind, attempt: int, type_: str, data: dict[str, Any]) -> None:
+    def _emit(
+        self,
+        step: str,
+        kind: Kind,
+        attempt: int,
+        type_: str,
+        data: dict[str, Any],
+        *,
+        resend: bool = False,
+    ) -> None:
         message_id = command_id(self.state.saga_id, step, kind, attempt)
         self.commands.append(
             SagaCommand(
@@ -213,9 +261,12 @@ class _Run:
                 kind=kind,
                 attempt=attempt,
                 causation_id=self.cause,
+                resend=resend,
             )
         )
         event = "command_sent" if kind is Kind.ACTION else "compensation_sent"
+        if resend:
+            event = "command_resent"
         self.log(
             event, step=step, kind=kind, attempt=attempt, message_type=type_, message_id=message_id
         )
@@ -262,11 +313,23 @@ class _Run:
             return
         step = self.definition.step(reply.step)
         if reply.kind is Kind.ACTION:
+            if reply.attempt < 1 or reply.attempt > current.attempt:
+                self.ignore(reply, f"attempt {reply.attempt} was never sent")
+                return
+            if reply.type in step.success:
+                self.on_success(step, current, reply)
+                return
             if current.status is not StepStatus.RUNNING or reply.attempt != current.attempt:
                 self.ignore(reply, f"step is {current.status.value} at attempt {current.attempt}")
                 return
             self.on_action_reply(step, current, reply)
         else:
+            if reply.attempt < 1 or reply.attempt > current.compensation_attempt:
+                self.ignore(reply, f"compensation attempt {reply.attempt} was never sent")
+                return
+            if step.compensation is not None and reply.type in step.compensation.success:
+                self.on_compensated(current, reply)
+                return
             awaiting = current.compensation is CompensationStatus.RUNNING
             if not awaiting or reply.attempt != current.compensation_attempt:
                 status = current.compensation.value if current.compensation else "not started"
@@ -288,19 +351,47 @@ class _Run:
             detail=detail,
         )
 
-    def on_action_reply(self, step: Step, current: StepState, reply: Reply) -> None:
-        if reply.type in step.success:
-            current.status = StepStatus.SUCCEEDED
-            current.timer_at = None
-            if step.merge is not None:
-                self.state.data = dict(step.merge(self.state.data, reply.data))
-            self.record_reply(reply, "succeeded", None)
-            self.after_step_settled()
+    def on_success(self, step: Step, current: StepState, reply: Reply) -> None:
+        """A success to any attempt: the step's effect exists, whatever the saga did since."""
+        if current.status is StepStatus.SUCCEEDED:
+            self.ignore(reply, "step already succeeded")
             return
+        if current.compensation is CompensationStatus.DONE:
+            # The compensation came after the action at the participant (which refuses
+            # an action arriving after its compensation), so the effect is undone.
+            self.ignore(reply, "step already compensated")
+            return
+        running = self.state.status is SagaStatus.RUNNING
+        if not running and current.status not in IN_FLIGHT and step.compensation is None:
+            self.ignore(reply, f"step is {current.status.value}; it has nothing to compensate")
+            return
+        was = current.status
+        current.status = StepStatus.SUCCEEDED
+        if current.compensation is None:
+            current.timer_at = None
+        if step.merge is not None:
+            self.state.data = dict(step.merge(self.state.data, reply.data))
+        if was in IN_FLIGHT:
+            self.record_reply(reply, "succeeded", None)
+        else:
+            # The step had given up (or was refused): its late success is compensated.
+            self.record_reply(reply, "late_success", {"was": was.value})
+        if running and self.definition.role(step.name) is StepRole.PIVOT:
+            self.state.past_pivot = True
+            self.log("pivot_passed", step=step.name)
+        if self.state.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED):
+            self.state.status = SagaStatus.COMPENSATING
+            self.state.finished_at = None
+            self.log("compensating", detail={"reason": f"late success of {step.name}"})
+        self.after_step_settled()
+
+    def on_action_reply(self, step: Step, current: StepState, reply: Reply) -> None:
+        """A refusal or transient failure of the attempt the step awaits."""
         if reply.type in step.transient:
             detail = dict(reply.data) or None
-            retrying = self.state.status is SagaStatus.RUNNING and step.retry.allows_another(
-                current.attempt
+            forever = self.definition.role(step.name) is StepRole.RETRIABLE
+            retrying = self.state.status is SagaStatus.RUNNING and (
+                forever or step.retry.allows_another(current.sends)
             )
             if retrying:
                 delay = step.retry.delay(current.attempt)
@@ -350,15 +441,48 @@ class _Run:
                 continue  # an earlier timer in this loop already settled it
             self.fire(self.definition.step(name), current)
 
+    def keeps_sending(self, step: Step, current: StepState) -> bool:
+        """Whether a step whose outcome is unknown is sent again rather than given up."""
+        role = self.definition.role(step.name)
+        if role is StepRole.RETRIABLE:
+            return True  # after the pivot a step never gives up
+        if role is StepRole.PIVOT and step.compensation is None:
+            return True  # nothing could undo it: only an answer settles it
+        return step.retry.allows_another(current.sends)
+
     def fire(self, step: Step, current: StepState) -> None:
         if current.status is StepStatus.RUNNING:
-            self.log("timed_out", step=step.name, kind=Kind.ACTION, attempt=current.attempt)
-            self.fail_step(current, StepStatus.TIMED_OUT, f"{step.name}: no reply in time")
+            sent = command_id(self.state.saga_id, step.name, Kind.ACTION, current.attempt)
+            if sent in self.unpublished and step.deadline is not None:
+                self.extend(step.name, Kind.ACTION, current, step.deadline)
+            elif self.state.status is SagaStatus.RUNNING and self.keeps_sending(step, current):
+                self.log(
+                    "timed_out",
+                    step=step.name,
+                    kind=Kind.ACTION,
+                    attempt=current.attempt,
+                    detail={"outcome": "unknown", "then": "resend", "sends": current.sends},
+                )
+                self.resend_action(step, current)
+            else:
+                self.log(
+                    "timed_out",
+                    step=step.name,
+                    kind=Kind.ACTION,
+                    attempt=current.attempt,
+                    detail={"outcome": "unknown", "then": "compensate", "sends": current.sends},
+                )
+                self.fail_step(current, StepStatus.TIMED_OUT, f"{step.name}: no reply in time")
         elif current.status is StepStatus.RETRY_WAIT:
             current.timer_at = None
             self.send_action(step)
         elif current.compensation is CompensationStatus.RUNNING:
             attempt = current.compensation_attempt
+            assert step.compensation is not None
+            sent = command_id(self.state.saga_id, step.name, Kind.COMPENSATION, attempt)
+            if sent in self.unpublished and step.compensation.deadline is not None:
+                self.extend(step.name, Kind.COMPENSATION, current, step.compensation.deadline)
+                return
             self.log("timed_out", step=step.name, kind=Kind.COMPENSATION, attempt=attempt)
             self.compensation_attempt_failed(step, current, "no reply in time")
         elif current.compensation is CompensationStatus.RETRY_WAIT:
@@ -366,6 +490,18 @@ class _Run:
             self.send_compensation(step)
         else:  # pragma: no cover - a timer is only set in the states above
             current.timer_at = None
+
+    def extend(self, name: str, kind: Kind, current: StepState, deadline: float) -> None:
+        """The command still sits in the outbox: its clock has not started yet."""
+        current.timer_at = self.now + deadline
+        attempt = current.attempt if kind is Kind.ACTION else current.compensation_attempt
+        self.log(
+            "deadline_extended",
+            step=name,
+            kind=kind,
+            attempt=attempt,
+            detail={"why": "command not yet published", "until": current.timer_at},
+        )
 
     def on_retry_requested(self, request: RetryRequested) -> None:
         if self.state.status is not SagaStatus.COMPENSATION_FAILED:
@@ -395,14 +531,17 @@ class _Run:
         # A sibling still in flight may yet succeed; wait for its reply or deadline.
         if any(current.status in IN_FLIGHT for current in self.state.steps.values()):
             return
+        # One compensation at a time (a late success may add a step behind the one in
+        # flight: it is undone next).
+        undoing = (CompensationStatus.RUNNING, CompensationStatus.RETRY_WAIT)
+        if any(current.compensation in undoing for current in self.state.steps.values()):
+            return
         for step in reversed(self.definition.all_steps):
             current = self.state.steps[step.name]
             if current.status not in NEEDS_UNDO or step.compensation is None:
                 continue
             if current.compensation is CompensationStatus.DONE:
                 continue
-            if current.compensation in (CompensationStatus.RUNNING, CompensationStatus.RETRY_WAIT):
-                return
             if current.compensation is CompensationStatus.FAILED:
                 self.state.status = SagaStatus.COMPENSATION_FAILED
                 return
@@ -413,14 +552,25 @@ class _Run:
         )
         self.finish(SagaStatus.COMPENSATED if undone else SagaStatus.FAILED, None)
 
-    def on_compensation_reply(self, step: Step, current: StepState, reply: Reply) -> None:
-        assert step.compensation is not None
-        if reply.type in step.compensation.success:
-            current.compensation = CompensationStatus.DONE
-            current.timer_at = None
-            self.record_reply(reply, "compensated", None)
-            self.advance_compensation()
+    def on_compensated(self, current: StepState, reply: Reply) -> None:
+        """A success to any attempt of the compensation: the step is undone."""
+        if current.compensation is CompensationStatus.DONE:
+            self.ignore(reply, "compensation already done")
             return
+        current.compensation = CompensationStatus.DONE
+        current.timer_at = None
+        self.record_reply(reply, "compensated", None)
+        stuck = any(
+            other.compensation is CompensationStatus.FAILED for other in self.state.steps.values()
+        )
+        if self.state.status is SagaStatus.COMPENSATION_FAILED and not stuck:
+            self.state.status = SagaStatus.COMPENSATING
+            self.state.finished_at = None
+        self.advance_compensation()
+
+    def on_compensation_reply(self, step: Step, current: StepState, reply: Reply) -> None:
+        """A failure (or an unexpected reply) to the compensation attempt awaited."""
+        assert step.compensation is not None
         if reply.type in step.compensation.failure:
             self.record_reply(reply, "compensation_attempt_failed", dict(reply.data) or None)
             self.compensation_attempt_failed(step, current, reply.type)
@@ -455,6 +605,21 @@ class _Run:
             detail={"why": why, "attempts": made},
         )
         self.log(SagaStatus.COMPENSATION_FAILED.value, detail={"step": step.name})
+
+
+def awaited_commands(state: SagaState, now: float) -> list[str]:
+    """Ids of the commands whose deadline is due at ``now``: the engine reports which of
+    them are still unpublished (:attr:`TimersDue.unpublished`)."""
+    ids: list[str] = []
+    for name, current in state.steps.items():
+        if current.timer_at is None or current.timer_at > now:
+            continue
+        if current.status is StepStatus.RUNNING:
+            ids.append(command_id(state.saga_id, name, Kind.ACTION, current.attempt))
+        elif current.compensation is CompensationStatus.RUNNING:
+            attempt = current.compensation_attempt
+            ids.append(command_id(state.saga_id, name, Kind.COMPENSATION, attempt))
+    return ids
 
 
 def is_final(state: SagaState) -> bool:

@@ -14,8 +14,33 @@ is independent of how messages travel::
                                            success=("rooms.RoomReleased",)),
                  deadline=30.0),
             Parallel(Step(...), Step(...)),   # fork, then join on both replies
+            Step("process_payment", ..., pivot=True),
+            Step("confirm_booking", ...),     # after the pivot: retried until it succeeds
         ),
     )
+
+Every step has one of the three roles of Garcia-Molina and Salem's sagas as
+Richardson classifies them (:class:`StepRole`):
+
+* **compensatable**: the steps before the pivot. Each declares a
+  :class:`Compensation` (or is ``read_only``: it changes nothing), else the
+  definition is refused. The saga may still fail, and then they are undone.
+* **pivot**: the go/no-go step (``pivot=True``; without one, the last step is the
+  pivot, as in the original sagas where the last transaction is never undone).
+  Once it succeeded the saga always completes. If its outcome stays unknown it
+  is compensated like the steps before it when it has a compensation, and re-sent
+  until a participant answers when it has none.
+* **retriable**: the steps after the pivot. They are never compensated, so they
+  may declare neither a compensation nor a ``failure`` reply; transient failures
+  and missed deadlines are retried with backoff until they succeed.
+
+A deadline means the outcome is unknown, never that the step failed: the engine
+re-sends the same command (same message id: the participant's inbox drops it if
+it already took it) for ``retry.max_attempts`` sends, and then compensates the
+step too. A compensation must therefore be safe whether or not its action took
+effect (release what this order holds, if anything) and whether it arrives once
+or twice, and the participant keeps a tombstone so an action arriving after its
+compensation is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from tidings.errors import ConfigurationError
@@ -42,11 +68,20 @@ def _empty(_data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+class StepRole(StrEnum):
+    """Where a step stands relative to the saga's pivot (Richardson's classification)."""
+
+    COMPENSATABLE = "compensatable"
+    PIVOT = "pivot"
+    RETRIABLE = "retriable"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Attempts for a command whose reply says the failure was transient.
+    """Sends of a step's command: after a transient failure (a new attempt) or a
+    missed deadline (the same command again, same message id).
 
-    ``max_attempts`` counts the first attempt, so 1 means "never retry". The
+    ``max_attempts`` counts the first send, so 1 means "never send again". The
     delay before attempt ``n + 1`` is ``backoff * multiplier ** (n - 1)``,
     capped at ``max_backoff`` seconds.
     """
@@ -87,7 +122,8 @@ class Compensation:
     """Replies that mean "not undone (yet)": retried under ``retry``, then dead-lettered."""
     retry: RetryPolicy = RetryPolicy(max_attempts=3)
     deadline: float | None = None
-    """Seconds to wait for a reply; a missed deadline counts as a failed attempt."""
+    """Seconds to wait for a reply once the command left the outbox; a missed
+    deadline counts as a failed attempt (a success to any attempt still counts)."""
 
 
 @dataclass(frozen=True)
@@ -95,12 +131,18 @@ class Step:
     """One command to one participant, and what its replies mean.
 
     * a ``success`` reply completes the step (``merge`` folds its data into the saga's);
+      one that arrives after the saga started compensating is compensated too;
     * a ``transient`` reply is retried under ``retry``; when attempts run out it
-      counts as a failure;
+      counts as a failure (after the pivot attempts never run out);
     * a ``failure`` reply fails the step: the participant did nothing, so the step
       itself is not compensated, but every completed step before it is;
-    * no reply within ``deadline`` seconds fails the step as well, and because
-      its effect is unknown the step *is* compensated.
+    * no reply within ``deadline`` seconds (counted while the command is out of
+      the orchestrator's outbox) leaves the outcome unknown: the same command is
+      sent again while ``retry`` allows, then the step gives up and, because its
+      effect is unknown, *is* compensated (after the pivot it never gives up).
+
+    ``pivot`` marks the go/no-go step; ``read_only`` a step before it that changes
+    nothing at its participant and so needs no compensation.
     """
 
     name: str
@@ -113,6 +155,8 @@ class Step:
     retry: RetryPolicy = NO_RETRY
     deadline: float | None = None
     merge: DataMerge | None = None
+    pivot: bool = False
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         if not _STEP_NAME.match(self.name):
@@ -128,6 +172,12 @@ class Step:
         )
         if overlap:
             raise ConfigurationError(f"step {self.name}: {sorted(overlap)} named twice")
+        if self.read_only and self.compensation is not None:
+            raise ConfigurationError(
+                f"step {self.name}: a read_only step changes nothing, so it has no compensation"
+            )
+        if self.deadline is not None and self.deadline <= 0:
+            raise ConfigurationError(f"step {self.name}: deadline must be positive seconds")
 
 
 @dataclass(frozen=True, init=False)
@@ -163,6 +213,64 @@ class SagaDefinition:
             raise ConfigurationError(f"saga {self.name}: step names repeat: {duplicates}")
         if self.version < 1:
             raise ConfigurationError(f"saga {self.name}: version starts at 1")
+        self._check_roles()
+
+    def _check_roles(self) -> None:
+        """Refuse a definition whose steps break the saga's roles (see the module doc)."""
+        pivots = [step.name for step in self.all_steps if step.pivot]
+        if len(pivots) > 1:
+            raise ConfigurationError(f"saga {self.name}: one pivot at most, not {pivots}")
+        for group in self.groups:
+            if len(group) > 1 and any(step.pivot for step in group):
+                raise ConfigurationError(
+                    f"saga {self.name}: the pivot cannot run in parallel with other steps "
+                    f"({', '.join(step.name for step in group)}): its success alone decides"
+                )
+        pivot = self.pivot_index
+        for index, group in enumerate(self.groups):
+            for step in group:
+                if index < pivot and step.compensation is None and not step.read_only:
+                    raise ConfigurationError(
+                        f"saga {self.name}: step {step.name} comes before the pivot "
+                        f"({self._pivot_name}) and has no compensation; declare one (it must "
+                        "be safe whether or not the action took effect) or mark the step "
+                        "read_only if it changes nothing"
+                    )
+                if index > pivot and step.compensation is not None:
+                    raise ConfigurationError(
+                        f"saga {self.name}: step {step.name} comes after the pivot "
+                        f"({self._pivot_name}) and is never compensated; drop its compensation "
+                        "or move the pivot"
+                    )
+                if index > pivot and step.failure:
+                    raise ConfigurationError(
+                        f"saga {self.name}: step {step.name} comes after the pivot "
+                        f"({self._pivot_name}), so it is retried until it succeeds and cannot "
+                        f"be refused; declare {list(step.failure)} as transient or move the pivot"
+                    )
+
+    @property
+    def pivot_index(self) -> int:
+        """The group of the pivot: the declared one, else the last group when it is a
+        single step; ``len(groups)`` (no pivot: every step compensatable) otherwise."""
+        for index, group in enumerate(self.groups):
+            if any(step.pivot for step in group):
+                return index
+        if self.groups and len(self.groups[-1]) == 1:
+            return len(self.groups) - 1
+        return len(self.groups)
+
+    @property
+    def _pivot_name(self) -> str:
+        index = self.pivot_index
+        return self.groups[index][0].name if index < len(self.groups) else "none"
+
+    def role(self, name: str) -> StepRole:
+        """Whether step ``name`` is compensatable, the pivot or retriable."""
+        index, pivot = self.group_of(name), self.pivot_index
+        if index < pivot:
+            return StepRole.COMPENSATABLE
+        return StepRole.PIVOT if index == pivot else StepRole.RETRIABLE
 
     @property
     def groups(self) -> tuple[tuple[Step, ...], ...]:

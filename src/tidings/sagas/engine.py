@@ -11,6 +11,15 @@ Each transition runs in a unit of work on the orchestrator's own database:
    queued through the :class:`~tidings.sagas.ports.CommandSender` (the outbox),
    and all of it commits together.
 
+Deadlines count from when a command left the outbox, not from when it was
+written: when a deadline falls due, the engine asks the sender which of the
+awaited commands are still unpublished (the outbox is in this same database)
+and the core pushes those deadlines forward instead of timing the step out. A
+broker outage therefore stretches deadlines rather than failing sagas; the
+participants' replies stuck in *their* outboxes still count against the
+deadline, which is why a missed deadline re-sends the command and a late
+success is compensated rather than ignored.
+
 A process killed anywhere leaves either the old state with none of its commands,
 or the new state with all of them in the outbox: whichever process comes next
 (a reply, or the deadline worker for a timer) carries the instance on.
@@ -37,6 +46,7 @@ from tidings.sagas.core import (
     TimelineEntry,
     TimersDue,
     Transition,
+    awaited_commands,
     begin,
     transition,
 )
@@ -386,6 +396,12 @@ class SagaEngine:
             return None
         state = SagaState.from_json(dict(row.state))
         definition, upcast = self.definition_for(state)
+        if isinstance(message, TimersDue):
+            # A command still in the outbox (broker down) has not reached its participant:
+            # its deadline has not started. Same database, so this read is exact.
+            due = awaited_commands(state, now)
+            if due:
+                message = TimersDue(unpublished=frozenset(await self.sender.pending(uow, due)))
         moved = transition(definition, state, message, now=now)
         if upcast:
             moved = Transition(

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 
 from tidings.errors import InvalidMessage
 from tidings.inbox import Consumer, Outcome
@@ -30,7 +30,7 @@ from tidings.inbox.store import MAX_ERROR_LENGTH, Reason
 from tidings.inbox.tables import dead_letters
 from tidings.messages import Envelope, Message, MessageRegistry, decode
 from tidings.messages.causation import current_cause, in_flow
-from tidings.outbox import add, add_envelopes
+from tidings.outbox import add, add_envelopes, outbox
 from tidings.sagas.core import SagaCommand, TimelineEntry, Transition
 from tidings.sagas.engine import SagaEngine, TransitionListener
 from tidings.sagas.ports import CommandSender, DeadLetterSink
@@ -47,7 +47,9 @@ class OutboxCommandSender(CommandSender):
     Each command's data is validated against its registered model first, so a
     command factory that builds bad data fails the transition instead of
     publishing. Commands of one saga share an aggregate (the saga type and id),
-    so the relay publishes them in order.
+    so the relay publishes them in order. :meth:`pending` reads which commands
+    are still unpublished: what keeps a deadline from running while the broker
+    is away.
     """
 
     def __init__(self, registry: MessageRegistry, *, source: str | None = None) -> None:
@@ -74,10 +76,30 @@ class OutboxCommandSender(CommandSender):
         )
 
     async def send(self, uow: UnitOfWork, command: SagaCommand) -> None:
-        await add_envelopes(uow, [self.envelope(uow, command)])
+        await self.send_all(uow, [command])
 
     async def send_all(self, uow: UnitOfWork, commands: Sequence[SagaCommand]) -> None:
-        await add_envelopes(uow, [self.envelope(uow, command) for command in commands])
+        resent = [command.message_id for command in commands if command.resend]
+        waiting: set[str] = set()
+        if resent:
+            # A re-send keeps the message id (the participant's inbox dedupes it), and the
+            # id is unique in the outbox: a row already published goes, and its copy is
+            # written anew at the end of the outbox; one still unpublished stays as it is.
+            await uow.execute(
+                delete(outbox).where(outbox.c.id.in_(resent), outbox.c.published_at.is_not(None))
+            )
+            waiting = await self.pending(uow, resent)
+        envelopes = [
+            self.envelope(uow, command) for command in commands if command.message_id not in waiting
+        ]
+        if envelopes:
+            await add_envelopes(uow, envelopes)
+
+    async def pending(self, uow: UnitOfWork, message_ids: Sequence[str]) -> set[str]:
+        statement = select(outbox.c.id).where(
+            outbox.c.id.in_(list(message_ids)), outbox.c.published_at.is_(None)
+        )
+        return {str(value) for value in (await uow.execute(statement)).scalars()}
 
 
 def in_saga_flow(listener: TransitionListener) -> TransitionListener:

@@ -14,7 +14,8 @@ class CommandSender(abc.ABC):
     """Queues saga commands in the transition's unit of work.
 
     Contract: a command sent in ``uow`` leaves the orchestrator if and only if
-    ``uow`` commits (the outbox gives exactly that). The command's
+    ``uow`` commits (the outbox gives exactly that). A command with ``resend``
+    set goes out again under the same ``message_id``. The command's
     ``message_id`` is the envelope id; a participant's reply carries it as its
     causation id, which is how the reply finds its saga, step and attempt.
     """
@@ -26,6 +27,11 @@ class CommandSender(abc.ABC):
     async def send_all(self, uow: UnitOfWork, commands: Sequence[SagaCommand]) -> None:
         for command in commands:
             await self.send(uow, command)
+
+    async def pending(self, uow: UnitOfWork, message_ids: Sequence[str]) -> set[str]:
+        """Those of ``message_ids`` not yet handed to the broker (their deadline has
+        not started); a sender that cannot tell says none."""
+        return set()
 
 
 class RecordingCommandSender(CommandSender):

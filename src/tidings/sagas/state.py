@@ -36,7 +36,7 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     """The participant refused: nothing to undo."""
     TIMED_OUT = "timed_out"
-    """No reply in time: the effect is unknown, so it is compensated."""
+    """No reply after every send: the effect is unknown, so it is compensated."""
     CANCELLED = "cancelled"
     """Waiting for a retry when the saga failed elsewhere: never resent."""
 
@@ -55,8 +55,14 @@ IN_FLIGHT = frozenset({StepStatus.RUNNING, StepStatus.RETRY_WAIT})
 @dataclass
 class StepState:
     status: StepStatus = StepStatus.PENDING
+    role: str = ""
+    """``compensatable``, ``pivot`` or ``retriable``: the step's :class:`StepRole`."""
     attempt: int = 0
-    """Attempts of the step's command sent so far."""
+    """Attempts of the step's command so far; a new attempt (a new message id) follows
+    a transient failure."""
+    sends: int = 0
+    """Sends of the step's command so far: attempts plus re-sends of the same message
+    after a missed deadline."""
     compensation: CompensationStatus | None = None
     compensation_attempt: int = 0
     compensation_budget_base: int = 0
@@ -64,6 +70,14 @@ class StepState:
     timer_at: float | None = None
     """Epoch seconds of the step's pending deadline or retry timer."""
     error: str | None = None
+
+    @property
+    def retrying(self) -> bool:
+        """Waiting to retry, or in flight after more than one send: what ``tidings saga
+        show`` flags, so a step that keeps trying is not mistaken for a stuck one."""
+        if self.status is StepStatus.RETRY_WAIT:
+            return True
+        return self.status is StepStatus.RUNNING and self.sends > 1
 
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -76,7 +90,9 @@ class StepState:
         compensation = raw.get("compensation")
         return cls(
             status=StepStatus(raw["status"]),
+            role=str(raw.get("role", "")),
             attempt=int(raw.get("attempt", 0)),
+            sends=int(raw.get("sends", raw.get("attempt", 0))),
             compensation=CompensationStatus(compensation) if compensation else None,
             compensation_attempt=int(raw.get("compensation_attempt", 0)),
             compensation_budget_base=int(raw.get("compensation_budget_base", 0)),
@@ -102,6 +118,8 @@ class SagaState:
     finished_at: float | None = None
     reason: str | None = None
     """Why the saga left ``running``."""
+    past_pivot: bool = False
+    """The pivot succeeded: from here on the saga only goes forward, to ``completed``."""
 
     @property
     def next_timer(self) -> float | None:
@@ -131,6 +149,7 @@ class SagaState:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "reason": self.reason,
+            "past_pivot": self.past_pivot,
         }
 
     @classmethod
@@ -147,6 +166,7 @@ class SagaState:
             started_at=float(raw.get("started_at", 0.0)),
             finished_at=raw.get("finished_at"),
             reason=raw.get("reason"),
+            past_pivot=bool(raw.get("past_pivot", False)),
         )
 
     def copy(self) -> SagaState:

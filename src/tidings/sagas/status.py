@@ -62,8 +62,11 @@ class SagaDetail:
     data: Mapping[str, Any]
     reason: str | None
     steps: Mapping[str, Mapping[str, Any]]
-    """Each step's status, attempts and compensation, as the engine holds them."""
+    """Each step's role, status, attempts, sends and compensation, as the engine holds
+    them, and ``retrying``: in flight after more than one send."""
     timeline: tuple[TimelineRecord, ...] = field(default_factory=tuple)
+    past_pivot: bool = False
+    """The pivot succeeded: the saga only goes forward now, to ``completed``."""
 
     @property
     def status(self) -> SagaStatus:
@@ -165,8 +168,12 @@ async def get_saga(database: Database, saga_id: str) -> SagaDetail:
         summary=_summary(row),
         data=state.data,
         reason=state.reason,
-        steps={name: step.to_json() for name, step in state.steps.items()},
+        steps={
+            name: {**step.to_json(), "retrying": step.retrying}
+            for name, step in state.steps.items()
+        },
         timeline=tuple(await saga_timeline(database, saga_id)),
+        past_pivot=state.past_pivot,
     )
 
 

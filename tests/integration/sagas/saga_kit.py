@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import MetaData
@@ -63,6 +64,26 @@ def step(name: str, *, deadline: float | None = 30.0, undo: bool = True) -> Step
         if undo
         else None,
     )
+
+
+def after_pivot(name: str, *, deadline: float = 30.0) -> Step:
+    """A retriable step: no compensation, no refusal; retried until it succeeds."""
+    title = name.title()
+    return Step(
+        name,
+        command=f"t.Do{title}",
+        data=lambda d: {"order": d["order"]},
+        success=(f"t.{title}Done",),
+        transient=(f"t.{title}Busy",),
+        retry=RetryPolicy(max_attempts=2, backoff=1.0, max_backoff=2.0),
+        deadline=deadline,
+    )
+
+
+def pivoted() -> SagaDefinition:
+    """reserve (compensatable), charge (the pivot), ship (retriable)."""
+    charge = replace(step("charge"), pivot=True)
+    return SagaDefinition(name="test.pivoted", steps=(step("reserve"), charge, after_pivot("ship")))
 
 
 def three_steps(version: int = 1, **options: object) -> SagaDefinition:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from saga_kit import Clock
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from examples.hotel.bookings.operations import place_booking
@@ -20,6 +20,8 @@ from tidings.outbox import outbox
 from tidings.sagas import SagaStatus, get_saga
 from tidings.sagas.tables import saga_steps
 from tidings.settings import load_settings
+from tidings.storage.database import Database
+from tidings.storage.types import utcnow
 from tidings.storage.uow import unit_of_work
 
 REPLIES = {
@@ -58,9 +60,19 @@ async def stuck_saga() -> str:
                     causation_id=last.message_id,
                 )
         while (await get_saga(database, booking)).status is not SagaStatus.COMPENSATION_FAILED:
+            await relay_everything(database)
             clock.now += 11
             assert await engine.fire_due() == 1
     return booking
+
+
+async def relay_everything(database: Database) -> None:
+    """Mark the outbox published, as the relay would: the deadlines of commands still in
+    the outbox wait for them, those of published ones run."""
+    async with unit_of_work(database) as uow:
+        await uow.execute(
+            update(outbox).where(outbox.c.published_at.is_(None)).values(published_at=utcnow())
+        )
 
 
 async def release_commands() -> int:
@@ -100,3 +112,65 @@ def test_list_show_and_retry_a_stuck_saga(tmp_path: Path, monkeypatch: pytest.Mo
     assert again.exit_code == 1
     missing = cli.invoke(app, ["saga", "show", "no-such-saga", "--system", "hotel"])
     assert missing.exit_code != 0
+
+
+PAST_PIVOT = {
+    "rooms.ValidateAvailability": ("rooms.AvailabilityConfirmed", {"free_rooms": 3}),
+    "rooms.ReserveRoom": ("rooms.RoomReserved", {"room_number": 7}),
+    "payments.ProcessPayment": ("payments.PaymentProcessed", {"payment_id": "p-1"}),
+}
+
+
+async def retrying_saga() -> str:
+    """A booking past its pivot whose confirmation never gets an answer: retried."""
+    clock = Clock()
+    async with system.database("bookings", load_settings()) as database:
+        await runner.upgrade(database, system.service("bookings"))
+        engine = orchestrator.engine(database, clock=clock)
+        booking = await place_booking(engine, guest="Ada", room_type="double", nights=1, card="x")
+        for _ in range(3):
+            async with database.connect() as connection:
+                last = (
+                    await connection.execute(
+                        select(saga_steps.c.message_id, saga_steps.c.message_type)
+                        .where(saga_steps.c.event == "command_sent")
+                        .order_by(saga_steps.c.id.desc())
+                        .limit(1)
+                    )
+                ).one()
+            reply_type, data = PAST_PIVOT[last.message_type]
+            async with unit_of_work(database) as uow:
+                await engine.handle_reply_message(
+                    uow,
+                    reply_type=reply_type,
+                    data={"booking_id": booking, **data},
+                    message_id=f"reply-{last.message_id}",
+                    causation_id=last.message_id,
+                )
+        for _ in range(2):
+            await relay_everything(database)
+            clock.now += 11
+            assert await engine.fire_due() == 1
+    return booking
+
+
+def test_show_marks_a_step_being_retried_after_the_pivot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIDINGS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TIDINGS_ENV_FILE", str(tmp_path / "none.env"))
+    monkeypatch.delenv("BOOKINGS_DATABASE_URL", raising=False)
+    booking = asyncio.run(retrying_saga())
+    cli = CliRunner()
+    shown = cli.invoke(app, ["saga", "show", booking, "--system", "hotel"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "past its pivot" in shown.output
+    assert "retrying (running)" in shown.output
+    as_json = cli.invoke(app, ["saga", "show", booking, "--system", "hotel", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    detail = json.loads(as_json.output)
+    assert detail["summary"]["status"] == "running"
+    assert detail["past_pivot"] is True
+    confirm = detail["steps"]["confirm_booking"]
+    assert (confirm["role"], confirm["retrying"], confirm["sends"]) == ("retriable", True, 3)
+    assert detail["steps"]["process_payment"]["role"] == "pivot"

@@ -65,7 +65,7 @@ async def test_the_step_log_is_append_only(orchestrator: Database) -> None:
             await uow.execute(update(saga_steps).values(event="tampered"))
 
 
-async def test_duplicate_and_late_replies_change_nothing_and_are_logged(
+async def test_duplicates_are_ignored_and_a_late_success_is_compensated(
     orchestrator: Database,
 ) -> None:
     clock = Clock()
@@ -75,22 +75,32 @@ async def test_duplicate_and_late_replies_change_nothing_and_are_logged(
     await deliver(engine, answer(reserve))
     await deliver(engine, answer(reserve))  # duplicate
     charge = sent(engine).sent[-1]
-    clock.now += 31  # charge's deadline passes
+    for _ in range(2):  # charge's deadline passes: the same command goes again
+        clock.now += 31
+        assert await engine.fire_due() == 1
+        again = sent(engine).sent[-1]
+        assert (again.message_id, again.resend) == (charge.message_id, True)
+    clock.now += 31  # its three sends are spent: it gives up, and is compensated too
     assert await engine.fire_due() == 1
-    await deliver(engine, answer(charge))  # late: the step already timed out
+    assert [c.type for c in sent(engine).sent[-1:]] == ["t.UndoCharge"]
+    await deliver(engine, answer(charge))  # late: the step had given up
     detail = await get_saga(orchestrator, saga_id)
     assert detail.status is SagaStatus.COMPENSATING
+    assert detail.steps["charge"]["status"] == "succeeded"
     ignored = [r for r in detail.timeline if r.event == "reply_ignored"]
-    assert [r.step for r in ignored] == ["reserve", "charge"]
-    assert all(r.message_id for r in ignored)
-    # The timed-out charge is undone first, then reserve.
-    assert [c.type for c in sent(engine).sent[-1:]] == ["t.UndoCharge"]
+    assert [r.step for r in ignored] == ["reserve"]
+    assert [r.step for r in detail.timeline if r.event == "late_success"] == ["charge"]
+    await deliver(engine, answer(sent(engine).sent[-1]))
+    assert sent(engine).sent[-1].type == "t.UndoReserve"
+    await deliver(engine, answer(sent(engine).sent[-1]))
+    assert (await get_saga(orchestrator, saga_id)).status is SagaStatus.COMPENSATED
 
 
 async def test_deadlines_fire_after_a_restart(orchestrator: Database, tmp_path: object) -> None:
     clock = Clock()
     first = engine_on(orchestrator, clock)
     saga_id = await start(first)
+    reserve = sent(first).sent[-1]
     await orchestrator.close()  # the orchestrator process dies
     clock.now += 31
     restarted_db = Database(orchestrator.service, orchestrator.url)
@@ -99,12 +109,15 @@ async def test_deadlines_fire_after_a_restart(orchestrator: Database, tmp_path: 
         assert await second.next_deadline() is not None
         assert await second.fire_due() == 1
         assert await second.fire_due() == 0
+        # reserve's outcome is unknown: the restarted engine sends the same command again.
+        assert [(c.type, c.message_id) for c in sent(second).sent] == [
+            ("t.DoReserve", reserve.message_id)
+        ]
+        await deliver(second, answer(reserve))
         detail = await get_saga(restarted_db, saga_id)
-        # reserve timed out: its effect is unknown, so it is compensated.
-        assert detail.status is SagaStatus.COMPENSATING
-        assert [c.type for c in sent(second).sent] == ["t.UndoReserve"]
-        await deliver(second, answer(sent(second).sent[-1]))
-        assert (await get_saga(restarted_db, saga_id)).status is SagaStatus.COMPENSATED
+        assert detail.status is SagaStatus.RUNNING
+        assert detail.steps["reserve"]["sends"] == 2
+        assert sent(second).sent[-1].type == "t.DoCharge"
     finally:
         await restarted_db.close()
 

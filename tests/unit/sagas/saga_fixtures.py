@@ -54,3 +54,26 @@ def forked_saga() -> SagaDefinition:
             compensable("last"),
         ),
     )
+
+
+def retriable(name: str) -> Step:
+    """A step after the pivot: no compensation, no refusal, only success or busy."""
+    return Step(
+        name,
+        command=f"p.Do{name.title()}",
+        success=(f"p.{name.title()}Done",),
+        transient=(f"p.{name.title()}Busy",),
+        retry=RetryPolicy(max_attempts=2, backoff=1.0, max_backoff=4.0),
+        deadline=10.0,
+    )
+
+
+def pivoted_saga(*, pivot_undo: bool = True) -> SagaDefinition:
+    """reserve (compensatable), pay (the pivot), ship and mail (retriable)."""
+    pay = compensable("pay", pivot=True)
+    if not pivot_undo:
+        pay = compensable("pay", pivot=True, compensation=None)
+    return SagaDefinition(
+        name="test.pivoted",
+        steps=(compensable("reserve"), pay, retriable("ship"), retriable("mail")),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from saga_fixtures import forked_saga, linear_saga
+from saga_fixtures import compensable, forked_saga, linear_saga, pivoted_saga, retriable
 
 from tidings.errors import ConfigurationError
 from tidings.sagas import (
@@ -17,6 +17,8 @@ from tidings.sagas import (
     SagaState,
     SagaStatus,
     Step,
+    StepRole,
+    StepStatus,
     TimersDue,
     Transition,
     begin,
@@ -117,20 +119,138 @@ def test_transient_failures_retry_with_backoff_then_count_as_failure() -> None:
     assert only(moved).type == "p.UndoFirst"
 
 
-def test_a_missed_deadline_fails_the_step_and_compensates_it_too() -> None:
+def test_a_missed_deadline_resends_the_same_command_then_compensates_the_step_too() -> None:
     saga = linear_saga()
     moved = begin(saga, "s1", {}, now=0.0)
     moved = transition(saga, moved.state, reply_to(only(moved), "p.FirstDone"), now=1.0)
-    late_command = only(moved)
+    sent = only(moved)
     assert moved.state.next_timer == 11.0
-    moved = transition(saga, moved.state, TimersDue(), now=11.0)
+    # The outcome is unknown, not failed: the same message again (the inbox dedupes it).
+    for now in (11.0, 21.0):
+        moved = transition(saga, moved.state, TimersDue(), now=now)
+        again = only(moved)
+        assert again.resend
+        assert again.message_id == sent.message_id
+        assert moved.state.status is SagaStatus.RUNNING
+    assert moved.state.steps["second"].sends == 3
+    moved = transition(saga, moved.state, TimersDue(), now=31.0)
     assert moved.state.status is SagaStatus.COMPENSATING
-    # The effect of a timed-out step is unknown: it is undone first.
+    assert moved.state.steps["second"].status is StepStatus.TIMED_OUT
+    # Its effect is unknown: it is undone first.
     assert only(moved).type == "p.UndoSecond"
-    late = transition(saga, moved.state, reply_to(late_command, "p.SecondDone"), now=12.0)
+    late = transition(saga, moved.state, reply_to(sent, "p.SecondDone"), now=32.0)
+    assert events(late) == ["late_success"]
+    assert late.commands == ()  # its compensation is already on its way
+    assert late.state.steps["second"].status is StepStatus.SUCCEEDED
+
+
+def test_a_late_success_after_giving_up_is_compensated_not_ignored() -> None:
+    saga = forked_saga()
+    moved = begin(saga, "s1", {}, now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.FirstDone"), now=0.0)
+    left, right = moved.commands
+    moved = transition(saga, moved.state, reply_to(left, "p.LeftRefused"), now=1.0)
+    # right is in flight while the saga compensates: its deadline gives up at once.
+    moved = transition(saga, moved.state, TimersDue(), now=10.0)
+    assert moved.state.steps["right"].status is StepStatus.TIMED_OUT
+    undo_right = only(moved)
+    assert undo_right.type == "p.UndoRight"
+    moved = transition(saga, moved.state, reply_to(undo_right, "p.RightUndone"), now=11.0)
+    undo_first = only(moved)
+    # Right's success arrives after its compensation: already undone, nothing more.
+    late = transition(saga, moved.state, reply_to(right, "p.RightDone"), now=12.0)
     assert events(late) == ["reply_ignored"]
-    assert late.commands == ()
-    assert late.state.to_json() == moved.state.to_json()
+    assert late.timeline[0].detail == {"why": "step already compensated"}
+    moved = transition(saga, moved.state, reply_to(undo_first, "p.FirstUndone"), now=13.0)
+    assert moved.state.status is SagaStatus.COMPENSATED
+
+
+def test_a_success_that_arrives_while_compensating_is_compensated() -> None:
+    saga = forked_saga()
+    moved = begin(saga, "s1", {}, now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.FirstDone"), now=0.0)
+    left, right = moved.commands
+    moved = transition(saga, moved.state, reply_to(right, "p.RightBusy"), now=1.0)
+    moved = transition(saga, moved.state, reply_to(left, "p.LeftRefused"), now=1.5)
+    assert moved.state.steps["right"].status is StepStatus.CANCELLED
+    undo_first = only(moved)
+    # A participant that answered "busy" and then "done" contradicts itself; the saga
+    # sides with the effect and undoes it too.
+    moved = transition(saga, moved.state, reply_to(right, "p.RightDone"), now=2.0)
+    assert events(moved)[0] == "late_success"
+    moved = transition(saga, moved.state, reply_to(undo_first, "p.FirstUndone"), now=3.0)
+    assert only(moved).type == "p.UndoRight"
+
+
+def test_a_deadline_waits_while_its_command_is_still_in_the_outbox() -> None:
+    saga = linear_saga()
+    moved = begin(saga, "s1", {}, now=0.0)
+    sent = only(moved)
+    unpublished = frozenset({sent.message_id})
+    moved = transition(saga, moved.state, TimersDue(unpublished=unpublished), now=10.0)
+    assert moved.commands == ()
+    assert events(moved) == ["deadline_extended"]
+    assert moved.state.steps["first"].sends == 1
+    assert moved.state.next_timer == 20.0
+    moved = transition(saga, moved.state, TimersDue(), now=20.0)
+    assert only(moved).resend
+
+
+def test_a_pivot_without_compensation_is_resent_until_it_is_answered() -> None:
+    saga = pivoted_saga(pivot_undo=False)
+    moved = begin(saga, "s1", {}, now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.ReserveDone"), now=0.0)
+    pay = only(moved)
+    now = 0.0
+    for _ in range(6):  # well past its retry policy's three sends
+        now += 10.0
+        moved = transition(saga, moved.state, TimersDue(), now=now)
+        assert only(moved).message_id == pay.message_id
+    assert moved.state.status is SagaStatus.RUNNING
+    moved = transition(saga, moved.state, reply_to(pay, "p.PayRefused"), now=now)
+    assert moved.state.status is SagaStatus.COMPENSATING
+    assert only(moved).type == "p.UndoReserve"
+
+
+def test_past_the_pivot_steps_are_retried_until_they_succeed() -> None:
+    saga = pivoted_saga()
+    moved = begin(saga, "s1", {}, now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.ReserveDone"), now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.PayDone"), now=0.0)
+    assert moved.state.past_pivot
+    assert "pivot_passed" in events(moved)
+    assert moved.state.steps["ship"].role == "retriable"
+    now = 0.0
+    for _ in range(5):  # ship's policy allows two attempts; after the pivot it never gives up
+        moved = transition(saga, moved.state, reply_to(only(moved), "p.ShipBusy"), now=now)
+        assert moved.state.status is SagaStatus.RUNNING
+        assert moved.state.steps["ship"].retrying
+        assert moved.state.next_timer is not None
+        assert moved.state.next_timer - now <= 4.0
+        now = moved.state.next_timer
+        moved = transition(saga, moved.state, TimersDue(), now=now)
+    for _ in range(5):  # and a missed deadline re-sends the same attempt, forever
+        attempt = only(moved)
+        now += 10.0
+        moved = transition(saga, moved.state, TimersDue(), now=now)
+        assert only(moved).message_id == attempt.message_id
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.ShipDone"), now=now)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.MailDone"), now=now)
+    assert moved.state.status is SagaStatus.COMPLETED
+    assert all(step.compensation is None for step in moved.state.steps.values())
+
+
+def test_a_compensation_success_to_an_earlier_attempt_counts() -> None:
+    saga = linear_saga()
+    moved = begin(saga, "s1", {}, now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.FirstDone"), now=0.0)
+    moved = transition(saga, moved.state, reply_to(only(moved), "p.SecondRefused"), now=0.0)
+    first_undo = only(moved)
+    moved = transition(saga, moved.state, TimersDue(), now=5.0)  # no answer in time
+    moved = transition(saga, moved.state, TimersDue(), now=6.0)  # retried after backoff
+    assert only(moved).attempt == 2
+    moved = transition(saga, moved.state, reply_to(first_undo, "p.FirstUndone"), now=7.0)
+    assert moved.state.status is SagaStatus.COMPENSATED
 
 
 def test_duplicate_replies_change_nothing_and_are_recorded() -> None:
@@ -278,3 +398,46 @@ def test_definitions_list_the_reply_and_command_types() -> None:
         "p.UndoFirst",
         "p.UndoSecond",
     }
+
+
+def test_every_step_before_the_pivot_needs_a_compensation() -> None:
+    with pytest.raises(ConfigurationError, match="reserve comes before the pivot"):
+        SagaDefinition(
+            "d",
+            steps=(compensable("reserve", compensation=None), compensable("pay", pivot=True)),
+        )
+    # Without a declared pivot the last step is it, as in the original sagas.
+    with pytest.raises(ConfigurationError, match="first comes before the pivot \\(last\\)"):
+        SagaDefinition("d", steps=(compensable("first", compensation=None), compensable("last")))
+    read_only = SagaDefinition(
+        "d",
+        steps=(
+            compensable("check", compensation=None, read_only=True),
+            compensable("pay", pivot=True),
+        ),
+    )
+    assert read_only.role("check") is StepRole.COMPENSATABLE
+
+
+def test_steps_after_the_pivot_can_be_neither_compensated_nor_refused() -> None:
+    with pytest.raises(ConfigurationError, match="ship comes after the pivot"):
+        SagaDefinition("d", steps=(compensable("pay", pivot=True), compensable("ship")))
+    with pytest.raises(ConfigurationError, match="cannot be refused"):
+        SagaDefinition(
+            "d", steps=(compensable("pay", pivot=True), compensable("ship", compensation=None))
+        )
+    with pytest.raises(ConfigurationError, match="one pivot at most"):
+        SagaDefinition("d", steps=(compensable("a", pivot=True), compensable("b", pivot=True)))
+    with pytest.raises(ConfigurationError, match="in parallel"):
+        SagaDefinition(
+            "d", steps=(compensable("a"), Parallel(compensable("b", pivot=True), retriable("c")))
+        )
+    with pytest.raises(ConfigurationError, match="read_only"):
+        compensable("a", read_only=True)
+    saga = pivoted_saga()
+    assert [saga.role(step.name).value for step in saga.all_steps] == [
+        "compensatable",
+        "pivot",
+        "retriable",
+        "retriable",
+    ]
