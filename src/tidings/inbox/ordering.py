@@ -111,7 +111,7 @@ async def advance(
         .where(inbox_positions.c.version.between(lowest, key.version))
         .values(version=key.version, applied_at=utcnow())
     )
-    if moved.rowcount == 1:
+    if getattr(moved, "rowcount", 0) == 1:
         return
     last = (await uow.execute(select(inbox_positions.c.version).where(*where))).scalar()
     if last is None:

@@ -23,6 +23,7 @@ from tidings.storage.database import Database
 
 async def main(config: dict[str, Any]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("tidings.inbox").setLevel(logging.DEBUG)
     options = dict(config["broker_options"])
     broker: Broker
     if config["kind"] == "rabbitmq":

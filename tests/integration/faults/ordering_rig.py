@@ -51,14 +51,13 @@ tallies = Table(
 )
 
 
-def ordered_consumer(database: Database, *, gap_timeout: float = 30.0) -> Consumer:
+def ordered_consumer(database: Database) -> Consumer:
     """The consumer every process runs: one effect per event, with the version it found."""
     consumer = Consumer(
         "faults",
         database,
         registry,
         retry=RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.2),
-        order_gap_timeout=gap_timeout,
     )
 
     async def counted(uow: UnitOfWork, event: Counted, envelope: Envelope) -> None:
@@ -203,7 +202,8 @@ async def run_with_kills(
             await _wait_applied(the_rig, events, timeout)
         seconds = time.monotonic() - started
     except AssertionError as failure:
-        raise AssertionError(f"{failure}\n{workers.log_tails()}") from failure
+        lagging = await _lagging(the_rig)
+        raise AssertionError(f"{failure}; behind: {lagging}\n{workers.log_tails()}") from failure
     finally:
         await workers.stop()
     await the_rig.assert_exactly_once()
@@ -212,6 +212,19 @@ async def run_with_kills(
     assert letters == [], [f"{letter.reason}: {letter.error[:200]}" for letter in letters]
     assert workers.kills == kills
     return RunReport(events, workers.kills, seconds)
+
+
+async def _lagging(the_rig: Rig) -> dict[str, str]:
+    """Aggregates whose applied version is behind the last one written."""
+    async with the_rig.downstream.read() as connection:
+        rows = (await connection.execute(select(tallies.c.aggregate, tallies.c.version))).all()
+    found = {str(aggregate): int(version) for aggregate, version in rows}
+    written = the_rig.written_versions
+    return {
+        aggregate: f"{found.get(aggregate, 0)}/{version}"
+        for aggregate, version in sorted(written.items())
+        if found.get(aggregate, 0) < version
+    }
 
 
 async def _applied(database: Database) -> int:
