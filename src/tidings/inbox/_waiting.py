@@ -6,10 +6,11 @@ an aggregate would advance about one version per round trip. Instead the
 consumer parks the delivery here, unsettled (the adapter keeps it alive), and
 resumes it as soon as this process applies an event of the same aggregate, the
 parked ones in version order; so a run of held-back events follows its
-predecessor at once. A parked delivery whose predecessor is applied elsewhere
-(a competing process) or never comes is resumed after ``patience`` seconds and,
-still ahead, handed back to the broker, so parking never keeps a prefetch slot
-for long.
+predecessor at once. A parked delivery is also looked at again every
+``patience`` seconds, for a predecessor applied elsewhere (a competing process).
+The consumer parks at most half its prefetch; beyond that a held-back delivery
+goes back to the broker with a short delay, so the free slots can still bring
+the predecessors the parked ones wait for.
 """
 
 from __future__ import annotations

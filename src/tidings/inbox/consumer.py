@@ -193,6 +193,7 @@ class Consumer:
         # Message id -> when this process first held it back (its clock).
         self._held: dict[str, float] = {}
         self._waiting = WaitingRoom(patience=0.5)
+        self._park_limit = 32
 
     def __repr__(self) -> str:
         return f"Consumer({self.name!r}, service={self.service!r})"
@@ -242,6 +243,9 @@ class Consumer:
         """Subscribe to ``queue`` (default ``<service>.<name>``) bound to the handled types."""
         if not self._handlers and not topics:
             raise ConfigurationError(f"consumer {self.name} has no handlers")
+        # Parked deliveries hold prefetch slots: at most half, so the rest can bring
+        # the predecessors they wait for.
+        self._park_limit = max(prefetch // 2, 1)
         return await broker.subscribe(
             queue or self.queue,
             list(topics) if topics is not None else self.topics,
@@ -264,6 +268,10 @@ class Consumer:
                 return
         await self._settle(delivery, outcome)
 
+    @property
+    def _crowded(self) -> bool:
+        return len(self._waiting) >= self._park_limit
+
     async def _submit(self, ready: _Ready) -> Outcome:
         result = await self._batcher.submit(ready)
         if isinstance(result, Exception):
@@ -274,7 +282,7 @@ class Consumer:
         """Keep a held-back delivery, unsettled, until its predecessor is applied here
         or the waiting room's patience runs out (see :mod:`tidings.inbox._waiting`)."""
         key = order_key(ready.envelope)
-        if key is None:
+        if key is None or self._crowded:
             return False
 
         async def resume(timed_out: bool) -> None:
@@ -287,7 +295,7 @@ class Consumer:
                 await delivery.nack(hold_delay(delivery.attempt))
                 return
             if outcome is Outcome.HELD:
-                if timed_out:
+                if timed_out and self._crowded:
                     await delivery.nack(hold_delay(delivery.attempt))
                 else:
                     self._waiting.park((key.aggregate_type, key.aggregate_id), key.version, resume)

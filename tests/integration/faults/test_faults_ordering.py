@@ -29,6 +29,6 @@ async def test_killed_and_competing_consumer_processes_keep_aggregate_order(
     # A short ack_wait, so JetStream hands a killed process's deliveries out again soon.
     options = {"ack_wait": 3.0} if the_rig.kind == "nats" else {}
     report = await run_with_kills(
-        the_rig, events=600, aggregates=20, kills=3, broker_options=options, logs=tmp_path
+        the_rig, events=400, aggregates=16, kills=3, broker_options=options, logs=tmp_path
     )
     assert report.kills == 3
