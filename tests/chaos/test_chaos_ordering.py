@@ -26,6 +26,7 @@ from ordering_rig import run_with_kills
 EVENTS = 3000
 AGGREGATES = 40
 KILLS = 6
+PREFETCH = 256
 
 
 @pytest.fixture
@@ -46,6 +47,9 @@ async def test_3000_events_6_kills_2_competing_consumers_keep_aggregate_order(
         aggregates=AGGREGATES,
         kills=KILLS,
         consumers=2,
+        # Room to park what a kill scrambles: up to half the prefetch waits unsettled
+        # for its predecessor instead of going round the queue again.
+        prefetch=PREFETCH,
         timeout=600.0,
         logs=tmp_path,
     )

@@ -32,7 +32,7 @@ async def main(config: dict[str, Any]) -> None:
         broker = NatsBroker(config["broker_url"], namespace=config["namespace"], **options)
     async with Database("downstream", config["database_url"]) as database, broker:
         consumer = ordered_consumer(database)
-        await consumer.start(broker)
+        await consumer.start(broker, prefetch=config["prefetch"])
         print("ready", flush=True)
         await asyncio.Event().wait()
 

@@ -163,6 +163,7 @@ async def run_with_kills(
     seed: int | None = None,
     timeout: float = 120.0,
     broker_options: dict[str, Any] | None = None,
+    prefetch: int = 64,
     logs: Path,
 ) -> RunReport:
     """Write ``events`` on ``aggregates`` while ``consumers`` competing processes apply
@@ -182,6 +183,7 @@ async def run_with_kills(
             "broker_url": the_rig.url,
             "namespace": the_rig.namespace,
             "broker_options": options,
+            "prefetch": prefetch,
         },
         logs,
     )
