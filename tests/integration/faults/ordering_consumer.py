@@ -31,7 +31,7 @@ async def main(config: dict[str, Any]) -> None:
     else:
         broker = NatsBroker(config["broker_url"], namespace=config["namespace"], **options)
     async with Database("downstream", config["database_url"]) as database, broker:
-        consumer = ordered_consumer(database)
+        consumer = ordered_consumer(database, keep_order=config["keep_order"])
         await consumer.start(broker, prefetch=config["prefetch"])
         print("ready", flush=True)
         await asyncio.Event().wait()

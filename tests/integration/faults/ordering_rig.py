@@ -51,13 +51,17 @@ tallies = Table(
 )
 
 
-def ordered_consumer(database: Database) -> Consumer:
-    """The consumer every process runs: one effect per event, with the version it found."""
+def ordered_consumer(database: Database, *, keep_order: bool = True) -> Consumer:
+    """The consumer every process runs: one effect per event, with the version it found.
+
+    ``keep_order=False`` is the consumer without the inbox's ordering, to measure
+    what the ordering prevents."""
     consumer = Consumer(
         "faults",
         database,
         registry,
         retry=RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.2),
+        keep_order=keep_order,
     )
 
     async def counted(uow: UnitOfWork, event: Counted, envelope: Envelope) -> None:
@@ -164,6 +168,7 @@ async def run_with_kills(
     timeout: float = 120.0,
     broker_options: dict[str, Any] | None = None,
     prefetch: int = 64,
+    keep_order: bool = True,
     logs: Path,
 ) -> RunReport:
     """Write ``events`` on ``aggregates`` while ``consumers`` competing processes apply
@@ -184,6 +189,7 @@ async def run_with_kills(
             "namespace": the_rig.namespace,
             "broker_options": options,
             "prefetch": prefetch,
+            "keep_order": keep_order,
         },
         logs,
     )
