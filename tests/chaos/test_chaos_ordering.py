@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "faults"))
 from faults_rig import COMBINATIONS, Rig, rig
 from ordering_rig import run_with_kills
 
+pytestmark = pytest.mark.chaos
+
 EVENTS = 3000
 AGGREGATES = 40
 KILLS = 6
