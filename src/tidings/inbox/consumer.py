@@ -24,9 +24,10 @@ Failures (see :class:`Outcome`):
 Order. An event carrying its aggregate's id and version is applied only after the
 previous version (:mod:`tidings.inbox.ordering`): the last version applied per
 aggregate commits with the effect, an event that arrives ahead of its
-predecessor is handed back to the broker for a moment (:attr:`Outcome.HELD`),
-and one that arrives after a later version took effect is dead-lettered
-(``out_of_order``). This holds across consumer crashes and across processes
+predecessor is held back (:attr:`Outcome.HELD`: a subscribed consumer parks it
+until it applies the predecessor, :mod:`tidings.inbox._waiting`, otherwise it
+goes back to the broker for a moment), and one that arrives after a later
+version took effect is dead-lettered (``out_of_order``). This holds across consumer crashes and across processes
 competing on one queue, on every broker. A gap that lasts ``order_gap_timeout``
 seconds is applied anyway and counted (``tidings_order_gaps``).
 
