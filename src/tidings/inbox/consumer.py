@@ -27,9 +27,10 @@ aggregate commits with the effect, an event that arrives ahead of its
 predecessor is held back (:attr:`Outcome.HELD`: a subscribed consumer parks it
 until it applies the predecessor, :mod:`tidings.inbox._waiting`, otherwise it
 goes back to the broker for a moment), and one that arrives after a later
-version took effect is dead-lettered (``out_of_order``). This holds across consumer crashes and across processes
-competing on one queue, on every broker. A gap that lasts ``order_gap_timeout``
-seconds is applied anyway and counted (``tidings_order_gaps``).
+version took effect is dead-lettered (``out_of_order``). This holds across
+consumer crashes and across processes competing on one queue, on every broker.
+A gap that lasts ``order_gap_timeout`` seconds is applied anyway and counted
+(``tidings_order_gaps``).
 
 Batching. Deliveries reaching a subscribed consumer while ``concurrent_batches``
 transactions are already running wait and are then applied together, up to
