@@ -66,18 +66,41 @@ def downgrade() -> None:
     ops.drop_inbox()
 """
 
+# What an existing service adds to keep per-aggregate order: a revision of its own.
+_POSITIONS_REVISION = """
+from tidings.inbox import ops
+
+revision = "inbox_test_0002"
+down_revision = "inbox_test_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    ops.create_inbox_positions()
+
+
+def downgrade() -> None:
+    ops.drop_inbox_positions()
+"""
+
+#: The revision before the inbox kept positions (a database migrated before ordering).
+BEFORE_POSITIONS = "inbox_test_0001"
+
 
 def service_with_inbox(folder: Path, name: str = "svc") -> Service:
-    """A service whose Alembic history creates inbox, dead_letters and effects."""
+    """A service whose Alembic history creates inbox, dead_letters and effects, then
+    (a second revision, as an existing service would add it) inbox_positions."""
     versions = folder / f"migrations_{uuid.uuid4().hex[:6]}"
     versions.mkdir()
     (versions / "inbox_test_0001.py").write_text(_REVISION)
+    (versions / "inbox_test_0002.py").write_text(_POSITIONS_REVISION)
     return Service(name=name, metadata=effects_metadata, migrations=versions)
 
 
-async def migrate(database: Database, folder: Path) -> Service:
+async def migrate(database: Database, folder: Path, revision: str = "head") -> Service:
     service = service_with_inbox(folder, database.service)
-    await runner.upgrade(database, service)
+    await runner.upgrade(database, service, revision)
     return service
 
 

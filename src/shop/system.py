@@ -33,8 +33,8 @@ _HERE = Path(__file__).parent
 
 # The library tables each kind of service's migrations create.
 _PUBLISHES = ("audit_log", "outbox")
-_CONSUMES = ("audit_log", "inbox", "dead_letters")
-_BOTH = ("audit_log", "outbox", "inbox", "dead_letters")
+_CONSUMES = ("audit_log", "inbox", "inbox_positions", "dead_letters")
+_BOTH = ("audit_log", "outbox", "inbox", "inbox_positions", "dead_letters")
 
 
 def _migrations(service: str) -> Path:

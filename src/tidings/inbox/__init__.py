@@ -11,13 +11,15 @@
     subscription = await consumer.start(broker)
 
 A service's migrations create the tables with :mod:`tidings.inbox.ops`; the
-Table objects are in :mod:`tidings.inbox.tables`.
+Table objects are in :mod:`tidings.inbox.tables`. Events of one aggregate are
+applied in version order (:mod:`tidings.inbox.ordering`).
 """
 
 from __future__ import annotations
 
 from tidings.inbox.cleanup import purge_inbox_periodically
 from tidings.inbox.consumer import Consumer, MessageHandler, Outcome
+from tidings.inbox.ordering import last_versions
 from tidings.inbox.records import (
     DEFAULT_INBOX_RETENTION,
     ConsumerRecord,
@@ -55,6 +57,7 @@ __all__ = [
     "count_dead_letters",
     "get_dead_letter",
     "has_applied",
+    "last_versions",
     "list_dead_letters",
     "percentile",
     "purge_dead_letters",

@@ -21,14 +21,26 @@ Failures (see :class:`Outcome`):
   stored: the delivery goes back to the broker (``nack`` with a delay), since the
   message is not at fault and must not be lost.
 
+Order. An event carrying its aggregate's id and version is applied only after the
+previous version (:mod:`tidings.inbox.ordering`): the last version applied per
+aggregate commits with the effect, an event that arrives ahead of its
+predecessor is held back (:attr:`Outcome.HELD`: a subscribed consumer parks it
+until it applies the predecessor, :mod:`tidings.inbox._waiting`, otherwise it
+goes back to the broker for a moment), and one that arrives after a later
+version took effect is dead-lettered (``out_of_order``). This holds across
+consumer crashes and across processes competing on one queue, on every broker.
+A gap that lasts ``order_gap_timeout`` seconds is applied anyway and counted
+(``tidings_order_gaps``).
+
 Batching. Deliveries reaching a subscribed consumer while ``concurrent_batches``
 transactions are already running wait and are then applied together, up to
 ``batch_size`` in one transaction: the inbox rows of all in one statement, then
 the handlers one after another. The deliveries of one batch were all in flight at
 once, so the broker adapter already judged them independent (no two share an
-ordering key); per-aggregate order is kept. If anything in the batch fails, it is
-rolled back and each message is applied alone, exactly as above, so a duplicate
-or a poison message only costs its batch one extra (rolled back) attempt.
+ordering key); the positions are checked and moved in the batch's transaction too.
+If anything in the batch fails, it is rolled back and each message is applied
+alone, exactly as above, so a duplicate, a poison message or an event ahead of its
+predecessor only costs its batch one extra (rolled back) attempt.
 """
 
 from __future__ import annotations
@@ -36,13 +48,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from tidings.brokers.base import Broker, Delivery, Subscription
 from tidings.errors import (
@@ -58,10 +71,20 @@ from tidings.errors import (
 )
 from tidings.inbox import metrics
 from tidings.inbox._batching import Batcher
+from tidings.inbox._waiting import WaitingRoom
+from tidings.inbox.ordering import (
+    FIRST_VERSION,
+    OrderKey,
+    OutOfOrder,
+    Position,
+    advance,
+    keeps_positions,
+    order_key,
+)
 from tidings.inbox.records import record
 from tidings.inbox.retry import RetryPolicy
 from tidings.inbox.store import Reason, store_dead_letter
-from tidings.inbox.tables import MAX_ID_LENGTH, MAX_TYPE_LENGTH, inbox
+from tidings.inbox.tables import MAX_ID_LENGTH, MAX_TYPE_LENGTH, inbox, inbox_positions
 from tidings.messages import Envelope, Message, MessageRegistry, decode
 from tidings.messages.causation import caused_by
 from tidings.storage.database import Database
@@ -73,6 +96,12 @@ log = logging.getLogger("tidings.inbox")
 M = TypeVar("M", bound=Message)
 MessageHandler = Callable[[UnitOfWork, M, Envelope], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+#: Longest pause before an event held back for its predecessor comes again.
+HOLD_DELAY_MAX = 1.0
+# How many held-back message ids a consumer remembers before forgetting stale ones.
+_HELD_MEMORY = 10_000
 
 # Not the message's fault: the database is away. Such a message is handed back
 # to the broker rather than dead-lettered.
@@ -92,11 +121,13 @@ class Outcome(StrEnum):
     """The database was unavailable: handed back to the broker for later."""
     IGNORED = "ignored"
     """A known type this consumer has no handler for: acknowledged, no effect."""
+    HELD = "held"
+    """Ahead of its aggregate's previous event: handed back to the broker to come again."""
 
     @property
     def settled(self) -> bool:
         """Whether the delivery is finished with (acknowledged) rather than handed back."""
-        return self is not Outcome.DEFERRED
+        return self not in (Outcome.DEFERRED, Outcome.HELD)
 
 
 class _Duplicate(Exception):
@@ -124,6 +155,9 @@ class Consumer:
     ``batch_size`` and ``concurrent_batches`` shape the batching of subscribed
     deliveries (see the module docstring); ``batch_size=1`` turns it off, and so
     does a subclass overriding :meth:`process` or :meth:`handle_delivery`.
+    ``keep_order`` (on by default) applies each aggregate's events in version order
+    when the database has the ``inbox_positions`` table; ``order_gap_timeout`` is
+    how long an event waits for a missing predecessor before it is applied anyway.
     """
 
     def __init__(
@@ -137,6 +171,9 @@ class Consumer:
         sleep: Sleep = asyncio.sleep,
         batch_size: int = 100,
         concurrent_batches: int = 4,
+        keep_order: bool = True,
+        order_gap_timeout: float = 120.0,
+        clock: Clock = time.monotonic,
     ) -> None:
         if not name or len(name) > MAX_ID_LENGTH:
             raise ConfigurationError(f"a consumer name has 1 to {MAX_ID_LENGTH} characters")
@@ -151,6 +188,15 @@ class Consumer:
         self._batcher: Batcher[_Ready, Outcome | Exception] = Batcher(
             self._apply_batch, max_batch=self.batch_size, max_concurrent=concurrent_batches
         )
+        self.keep_order = keep_order
+        self.order_gap_timeout = max(order_gap_timeout, 0.0)
+        self._clock = clock
+        # Whether the database has inbox_positions; None until first looked at.
+        self._has_positions: bool | None = None
+        # Message id -> when this process first held it back (its clock).
+        self._held: dict[str, float] = {}
+        self._waiting = WaitingRoom(patience=0.5)
+        self._park_limit = 32
 
     def __repr__(self) -> str:
         return f"Consumer({self.name!r}, service={self.service!r})"
@@ -200,6 +246,9 @@ class Consumer:
         """Subscribe to ``queue`` (default ``<service>.<name>``) bound to the handled types."""
         if not self._handlers and not topics:
             raise ConfigurationError(f"consumer {self.name} has no handlers")
+        # Parked deliveries hold prefetch slots: at most half, so the rest can bring
+        # the predecessors they wait for.
+        self._park_limit = max(prefetch // 2, 1)
         return await broker.subscribe(
             queue or self.queue,
             list(topics) if topics is not None else self.topics,
@@ -217,11 +266,47 @@ class Consumer:
         if isinstance(prepared, Outcome):
             outcome = prepared
         else:
-            result = await self._batcher.submit(prepared)
-            if isinstance(result, Exception):
-                raise result
-            outcome = result
+            outcome = await self._submit(prepared)
+            if outcome is Outcome.HELD and self._park(delivery, prepared):
+                return
         await self._settle(delivery, outcome)
+
+    @property
+    def _crowded(self) -> bool:
+        return len(self._waiting) >= self._park_limit
+
+    async def _submit(self, ready: _Ready) -> Outcome:
+        result = await self._batcher.submit(ready)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _park(self, delivery: Delivery, ready: _Ready) -> bool:
+        """Keep a held-back delivery, unsettled, until its predecessor is applied here
+        or the waiting room's patience runs out (see :mod:`tidings.inbox._waiting`)."""
+        key = order_key(ready.envelope)
+        if key is None or self._crowded:
+            return False
+
+        async def resume(timed_out: bool) -> None:
+            try:
+                outcome = await self._submit(ready)
+            except Exception as error:
+                log.warning(
+                    "consumer %s: retrying a held-back delivery failed: %r", self.name, error
+                )
+                await delivery.nack(hold_delay(delivery.attempt))
+                return
+            if outcome is Outcome.HELD:
+                if timed_out and self._crowded:
+                    await delivery.nack(hold_delay(delivery.attempt))
+                else:
+                    self._waiting.park((key.aggregate_type, key.aggregate_id), key.version, resume)
+                return
+            await self._settle(delivery, outcome)
+
+        self._waiting.park((key.aggregate_type, key.aggregate_id), key.version, resume)
+        return True
 
     @property
     def _batching(self) -> bool:
@@ -250,6 +335,8 @@ class Consumer:
     async def _settle(self, delivery: Delivery, outcome: Outcome) -> None:
         if outcome.settled:
             await delivery.ack()
+        elif outcome is Outcome.HELD:
+            await delivery.nack(hold_delay(delivery.attempt))
         else:
             await delivery.nack(self.retry.max_delay)
 
@@ -308,6 +395,63 @@ class Consumer:
 
     async def _apply_batch(self, batch: Sequence[_Ready]) -> list[Outcome | Exception]:
         """One outcome (or the exception that escaped) per message, in order."""
+        ahead = await self._ahead(batch)
+        if not ahead:
+            return await self._apply_in_batch(batch)
+        outcomes: dict[int, Outcome | Exception] = {}
+        for index, found in ahead.items():
+            try:
+                outcomes[index] = await self._out_of_order(batch[index], found, accept_gap=False)
+            except Exception as error:
+                outcomes[index] = error
+        rest = [index for index in range(len(batch)) if index not in ahead]
+        applied = await self._apply_in_batch([batch[index] for index in rest])
+        outcomes.update(zip(rest, applied, strict=True))
+        return [outcomes[index] for index in range(len(batch))]
+
+    async def _ahead(self, batch: Sequence[_Ready]) -> dict[int, OutOfOrder]:
+        """The members of ``batch`` that are ahead of their predecessor, by index.
+
+        One read of the positions instead of a rolled-back transaction per held-back
+        event: after a crash most deliveries are ahead for a while. It only spares
+        work: what it lets through is checked again, exactly, where it commits.
+        """
+        keys = [(index, await self._order_key(ready.envelope)) for index, ready in enumerate(batch)]
+        ordered = [(index, key) for index, key in keys if key is not None]
+        if not ordered:
+            return {}
+        try:
+            async with self.database.read() as connection:
+                rows = await connection.execute(
+                    select(
+                        inbox_positions.c.aggregate_type,
+                        inbox_positions.c.aggregate_id,
+                        inbox_positions.c.version,
+                    ).where(
+                        inbox_positions.c.consumer == self.name,
+                        inbox_positions.c.aggregate_id.in_(
+                            {key.aggregate_id for _, key in ordered}
+                        ),
+                    )
+                )
+                last = {(str(row[0]), str(row[1])): int(row[2]) for row in rows}
+        except StorageError:
+            return {}  # the transaction that applies them will tell
+        ahead: dict[int, OutOfOrder] = {}
+        for index, key in ordered:
+            aggregate = (key.aggregate_type, key.aggregate_id)
+            known = last.get(aggregate)
+            if (known is None and key.version > FIRST_VERSION) or (
+                known is not None and key.version > known + 1
+            ):
+                ahead[index] = OutOfOrder(key, Position.AHEAD, known)
+            elif known is None or key.version > known:
+                last[aggregate] = key.version  # its successor in this batch may follow it
+        return ahead
+
+    async def _apply_in_batch(self, batch: Sequence[_Ready]) -> list[Outcome | Exception]:
+        if not batch:
+            return []
         if len(batch) > 1:
             try:
                 return list(await self._apply_together(batch))
@@ -338,6 +482,7 @@ class Consumer:
             committed = True
 
         applied_at = utcnow()
+        keys = [await self._order_key(ready.envelope) for ready in batch]
         try:
             async with unit_of_work(self.database) as uow:
                 uow.after_commit(mark_committed)
@@ -355,7 +500,9 @@ class Consumer:
                         for ready in batch
                     ],
                 )
-                for ready in batch:
+                for ready, key in zip(batch, keys, strict=True):
+                    if key is not None:
+                        await advance(uow, self.name, key)
                     with caused_by(ready.envelope):
                         await ready.handler(uow, ready.message, ready.envelope)
         except Exception:
@@ -366,7 +513,26 @@ class Consumer:
             self._count_applied(ready.envelope)
         return [Outcome.APPLIED] * len(batch)
 
-    async def _apply_with_retries(self, ready: _Ready) -> Outcome:
+    async def _order_key(self, envelope: Envelope) -> OrderKey | None:
+        """The event's order key if this consumer keeps order for it, else None."""
+        if not self.keep_order:
+            return None
+        key = order_key(envelope)
+        if key is None:
+            return None
+        if self._has_positions is None:
+            self._has_positions = await keeps_positions(self.database)
+            if not self._has_positions:
+                log.warning(
+                    "consumer %s: %s has no inbox_positions table, so events are applied "
+                    "without per-aggregate order; add tidings.inbox.ops.create_inbox_positions() "
+                    "to the service's migrations",
+                    self.name,
+                    self.database.describe,
+                )
+        return key if self._has_positions else None
+
+    async def _apply_with_retries(self, ready: _Ready, *, accept_gap: bool = False) -> Outcome:
         handler, message, envelope = ready.handler, ready.message, ready.envelope
         body, headers, topic = ready.body, ready.headers, ready.topic
         ids = (envelope.id, envelope.type)
@@ -374,7 +540,9 @@ class Consumer:
         last_error: Exception | None = None
         for attempt in range(1, policy.max_attempts + 1):
             try:
-                outcome = await self._apply(handler, message, envelope)
+                outcome = await self._apply(handler, message, envelope, accept_gap=accept_gap)
+            except OutOfOrder as found:
+                return await self._out_of_order(ready, found, accept_gap=accept_gap)
             except MessageError as error:
                 return await self._give_up(
                     Reason.REJECTED,
@@ -414,8 +582,57 @@ class Consumer:
             ids=ids,
         )
 
+    async def _out_of_order(self, ready: _Ready, found: OutOfOrder, *, accept_gap: bool) -> Outcome:
+        """Hold back an event ahead of its predecessor; dead-letter one that came too late."""
+        envelope = ready.envelope
+        if found.position is Position.LATE:
+            self._held.pop(envelope.id, None)
+            return await self._give_up(
+                Reason.OUT_OF_ORDER,
+                f"{found}; applying it now would undo its successors",
+                ready.body,
+                ready.headers,
+                ready.topic,
+                ids=(envelope.id, envelope.type),
+            )
+        now = self._clock()
+        first_held = self._held.setdefault(envelope.id, now)
+        # Already past the bound and still ahead: a first event racing in another
+        # process took the aggregate meanwhile; come again and look.
+        if accept_gap or now - first_held < self.order_gap_timeout:
+            self._forget_stale_holds(now)
+            metrics.HELD_BACK.labels(self.name).inc()
+            log.debug(
+                "consumer %s: %s %s held back: %s", self.name, envelope.type, envelope.id, found
+            )
+            return Outcome.HELD
+        # The predecessor did not come within the bound: apply past the gap, visibly.
+        outcome = await self._apply_with_retries(ready, accept_gap=True)
+        if outcome is Outcome.APPLIED:
+            metrics.ORDER_GAPS.labels(self.name).inc()
+            log.warning(
+                "consumer %s: applied %s %s past a gap after %.0f s: %s",
+                self.name,
+                envelope.type,
+                envelope.id,
+                now - first_held,
+                found,
+            )
+        return outcome
+
+    def _forget_stale_holds(self, now: float) -> None:
+        # Another process may have applied what this one held: its entry would stay.
+        if len(self._held) > _HELD_MEMORY:
+            horizon = now - 2 * self.order_gap_timeout
+            self._held = {key: at for key, at in self._held.items() if at >= horizon}
+
     async def _apply(
-        self, handler: MessageHandler[Any], message: Message, envelope: Envelope
+        self,
+        handler: MessageHandler[Any],
+        message: Message,
+        envelope: Envelope,
+        *,
+        accept_gap: bool = False,
     ) -> Outcome:
         committed = False
 
@@ -424,6 +641,7 @@ class Consumer:
             committed = True
 
         committed_at = envelope.time
+        key = await self._order_key(envelope)
         try:
             async with unit_of_work(self.database) as uow:
                 # First, so that our callback runs before any the handler registers.
@@ -438,6 +656,8 @@ class Consumer:
                     )
                 except IntegrityError as error:
                     raise _Duplicate from error
+                if key is not None:
+                    await advance(uow, self.name, key, accept_gap=accept_gap)
                 # What the handler publishes follows this message (same flow, caused by it).
                 with caused_by(envelope):
                     await handler(uow, message, envelope)
@@ -455,6 +675,9 @@ class Consumer:
         return Outcome.APPLIED
 
     def _count_applied(self, envelope: Envelope) -> None:
+        self._held.pop(envelope.id, None)
+        if envelope.aggregateid is not None:
+            self._waiting.wake((envelope.aggregatetype or "", envelope.aggregateid))
         metrics.MESSAGES_CONSUMED.labels(self.name, envelope.type).inc()
         delay = (utcnow() - envelope.time).total_seconds()
         # Clock skew between hosts can make it negative; the histogram has no bucket for that.
@@ -502,6 +725,12 @@ class Consumer:
         metrics.DEFERRED.labels(self.name).inc()
         log.warning("consumer %s: database unavailable, handing back: %r", self.name, error)
         return Outcome.DEFERRED
+
+
+def hold_delay(attempt: int) -> float:
+    """Seconds before an event held back for its predecessor comes again: short at
+    first (the predecessor is usually a moment away), doubling to :data:`HOLD_DELAY_MAX`."""
+    return float(min(0.05 * 2 ** min(max(attempt - 1, 0), 10), HOLD_DELAY_MAX))
 
 
 def _salvage_ids(body: bytes) -> tuple[str | None, str | None]:

@@ -69,3 +69,17 @@ COMMIT_TO_EFFECT = _collector(
     ("consumer", "type"),
     buckets=DELAY_BUCKETS,
 )
+HELD_BACK = _collector(
+    Counter,
+    "tidings_messages_held_back",
+    "Deliveries handed back to the broker because they arrived before their aggregate's "
+    "previous event was applied.",
+    ("consumer",),
+)
+ORDER_GAPS = _collector(
+    Counter,
+    "tidings_order_gaps",
+    "Events applied after waiting past the bound for a predecessor that never came "
+    "(a consumer subscribed mid-stream, or a version never published).",
+    ("consumer",),
+)

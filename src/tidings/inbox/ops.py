@@ -4,14 +4,18 @@
 
     def upgrade() -> None:
         inbox_ops.create_inbox()
+        inbox_ops.create_inbox_positions()
         inbox_ops.create_dead_letters()
 
-and the matching ``drop_*`` calls in ``downgrade``.
+and the matching ``drop_*`` calls in ``downgrade``. A service whose history
+already created the inbox adds a revision with :func:`create_inbox_positions`
+alone: until it runs, its consumers apply events without keeping per-aggregate
+order (and say so in the log).
 """
 
 from __future__ import annotations
 
-from tidings.inbox.tables import dead_letters, inbox
+from tidings.inbox.tables import dead_letters, inbox, inbox_positions
 from tidings.migrations.ops import create_library_table, drop_library_table
 
 
@@ -29,3 +33,11 @@ def create_dead_letters() -> None:
 
 def drop_dead_letters() -> None:
     drop_library_table(dead_letters)
+
+
+def create_inbox_positions() -> None:
+    create_library_table(inbox_positions)
+
+
+def drop_inbox_positions() -> None:
+    drop_library_table(inbox_positions)

@@ -39,6 +39,8 @@ class Reason(StrEnum):
     """The handler itself declared the message unprocessable (raised a MessageError)."""
     FAILED = "failed"
     """The handler kept failing until the retry policy gave up."""
+    OUT_OF_ORDER = "out_of_order"
+    """A later version of its aggregate was applied first (see :mod:`tidings.inbox.ordering`)."""
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,27 @@
-"""The consumer side's two library tables: ``inbox`` and ``dead_letters``.
+"""The consumer side's library tables: ``inbox``, ``inbox_positions`` and ``dead_letters``.
 
 ``inbox`` holds one row per (consumer, message id) that a consumer has applied;
 its primary key is what makes a redelivered or concurrently delivered message
-take effect once. ``dead_letters`` keeps every message a consumer gave up on,
-with the original bytes and headers so it can be inspected and replayed.
+take effect once. ``inbox_positions`` holds, per consumer and aggregate, the
+last aggregate version applied: what keeps a consumer from applying an event
+before its predecessor (:mod:`tidings.inbox.ordering`). ``dead_letters`` keeps
+every message a consumer gave up on, with the original bytes and headers so it
+can be inspected and replayed.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects import mysql
 
 from tidings.storage.library import library_metadata
@@ -32,6 +45,19 @@ inbox = Table(
     Column("committed_at", UTCDateTime, nullable=True),
     Column("applied_at", UTCDateTime, nullable=False),
     Index("ix_inbox_applied_at", "applied_at"),
+)
+
+inbox_positions = Table(
+    "inbox_positions",
+    library_metadata,
+    # One row per (consumer, aggregate). It is written in the transaction of the
+    # effect, so the version it holds and the effects applied always agree.
+    Column("consumer", String(MAX_ID_LENGTH), primary_key=True),
+    # "" for events without an aggregate type: the key columns cannot be NULL.
+    Column("aggregate_type", String(MAX_ID_LENGTH), primary_key=True),
+    Column("aggregate_id", String(MAX_ID_LENGTH), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
 )
 
 dead_letters = Table(

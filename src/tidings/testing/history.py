@@ -18,6 +18,9 @@ nothing else is.** ::
 Ids are recorded after the commit returned (:meth:`History.commit_with` uses the
 unit of work's after-commit hook), so a transaction that fails at commit is not
 counted as committed.
+
+Order per aggregate is checked by :func:`order_violations`: each effect records the
+aggregate version it found applied before it (see the function's docstring).
 """
 
 from __future__ import annotations
@@ -128,3 +131,44 @@ async def applied_counts(database: Database, message_id: Column[str]) -> dict[st
     async with database.transaction() as connection:
         rows = await connection.execute(select(message_id, func.count()).group_by(message_id))
         return {str(row[0]): int(row[1]) for row in rows}
+
+
+@dataclass(frozen=True)
+class OrderViolation:
+    """An effect that did not find its aggregate's previous version applied before it."""
+
+    aggregate: str
+    version: int
+    found: int
+    """The aggregate's version the effect found applied when it took effect (0: none)."""
+
+    def describe(self) -> str:
+        if self.found > self.version:
+            return f"{self.aggregate} v{self.version} applied after v{self.found}"
+        return f"{self.aggregate} v{self.version} applied before v{self.version - 1}"
+
+
+def order_violations(effects: Iterable[tuple[str, int, int]]) -> list[OrderViolation]:
+    """The effects applied out of order per aggregate.
+
+    Each effect is ``(aggregate, version, found)``: ``found`` is the version the
+    consumer's handler read, in the effect's own transaction, from a row that every
+    effect of the aggregate moves. For an aggregate whose versions go up by one (or
+    repeat, several events of one commit), every effect must find ``version - 1`` or
+    ``version``; anything else means an event took effect before its predecessor, or
+    after a successor. Reading it inside the transaction makes the check exact across
+    any number of consumer processes, with no clock involved.
+    """
+    return [
+        OrderViolation(aggregate, version, found)
+        for aggregate, version, found in effects
+        if found not in (version - 1, version)
+    ]
+
+
+def assert_in_order(effects: Iterable[tuple[str, int, int]]) -> None:
+    """Raise AssertionError naming the effects applied out of order, if any."""
+    violations = order_violations(effects)
+    if violations:
+        sample = "; ".join(violation.describe() for violation in violations[:5])
+        raise AssertionError(f"{len(violations)} effects applied out of order: {sample}")

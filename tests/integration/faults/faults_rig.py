@@ -193,6 +193,11 @@ class Rig:
         )
         return envelope.id
 
+    @property
+    def written_versions(self) -> dict[str, int]:
+        """The last version written per aggregate."""
+        return dict(self._versions)
+
     async def applied(self) -> dict[str, int]:
         return await applied_counts(self.downstream, effects.c.message_id)
 

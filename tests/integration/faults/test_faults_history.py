@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.testing.history import History
+from tidings.testing.history import History, assert_in_order, order_violations
 
 
 def test_a_clean_history_passes() -> None:
@@ -33,3 +33,13 @@ def test_in_memory_effects_count_when_no_database_counts_are_given() -> None:
     history.applied("a")
     history.applied("a")
     assert history.check().duplicated == {"a": 2}
+
+
+def test_effects_that_skipped_or_overtook_a_version_are_out_of_order() -> None:
+    effects = [("a", 1, 0), ("a", 2, 1), ("a", 2, 2), ("b", 2, 0), ("b", 1, 2), ("c", 1, 0)]
+    violations = order_violations(effects)
+    assert [(v.aggregate, v.version, v.found) for v in violations] == [("b", 2, 0), ("b", 1, 2)]
+    assert [v.describe() for v in violations] == ["b v2 applied before v1", "b v1 applied after v2"]
+    with pytest.raises(AssertionError, match="2 effects applied out of order"):
+        assert_in_order(effects)
+    assert_in_order(effects[:3])

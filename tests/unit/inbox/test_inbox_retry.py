@@ -45,7 +45,16 @@ def test_the_public_surface_is_what_all_lists() -> None:
     import tidings.inbox as inbox
 
     public = {name for name in vars(inbox) if not name.startswith("_")}
-    modules = {"cleanup", "consumer", "store", "metrics", "records", "replaying", "retry"}
+    modules = {
+        "cleanup",
+        "consumer",
+        "store",
+        "metrics",
+        "ordering",
+        "records",
+        "replaying",
+        "retry",
+    }
     assert public - modules - {"annotations", "tables", "ops"} == set(inbox.__all__)
     for name in inbox.__all__:
         assert getattr(inbox, name) is not None
