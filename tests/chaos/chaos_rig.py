@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import httpx
 from e2e_shop_rig import (
     READY_SECONDS,
     RunningShop,
@@ -31,6 +32,8 @@ from e2e_shop_rig import (
 )
 
 from shop.analytics.facts import HttpFactReader
+from shop.client import operator_auth, staff_auth
+from shop.common.auth import AuthConfig
 from shop.orders.schemas import OrderStatus
 from shop.runtime import Shop
 from shop.system import system as shop_system
@@ -136,10 +139,13 @@ async def chaos_shop(broker_kind: str, folder: Path) -> AsyncIterator[ChaosShop]
     events: list[str] = []
     supervisor = Supervisor(specs, stop_timeout=15.0, on_event=events.append)
     reader: Shop | None = None
+    users = httpx.AsyncClient(base_url={s.name: s.url for s in specs}["users"] or "", timeout=10.0)
     keeping: asyncio.Future[None] | None = None
     try:
         await prepare(test_system, Backend.POSTGRESQL, settings, env_file)
         runtime = read_env_file(env_file)
+        auth = AuthConfig.from_env(runtime)
+        assert auth is not None, "preparing the shop wrote no signing secret"
         urls = {spec.name: spec.url or "" for spec in specs}
         by_name = {service.name: service for service in test_system.services}
         write_env_file(env_file, {by_name[name].http_url_var: url for name, url in urls.items()})
@@ -147,7 +153,8 @@ async def chaos_shop(broker_kind: str, folder: Path) -> AsyncIterator[ChaosShop]
             service.name: Database(service.name, runtime[service.env_var], pool_size=1)
             for service in test_system.services
         }
-        reader = Shop(databases, HttpFactReader(urls["analytics"]))
+        facts = HttpFactReader(urls["analytics"], auth=operator_auth(auth))
+        reader = Shop(databases, facts, auth=auth)
         await supervisor.start()
         keeping = asyncio.ensure_future(supervisor.supervise(RestartPolicy()))
         try:
@@ -155,13 +162,22 @@ async def chaos_shop(broker_kind: str, folder: Path) -> AsyncIterator[ChaosShop]
         except Exception as error:
             raise AssertionError(f"{error}\n{_logs(folder / 'logs')}") from error
         yield ChaosShop(
-            test_system, supervisor, urls, reader, proxy=proxy, folder=folder, events=events
+            test_system,
+            supervisor,
+            urls,
+            reader,
+            auth,
+            staff_auth(users, auth),
+            proxy=proxy,
+            folder=folder,
+            events=events,
         )
     finally:
         if keeping is not None:
             keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeping
+        await users.aclose()
         await supervisor.stop()
         await proxy.close()
         queues = {c.queue for c in reader.consumers()} if reader is not None else set()
@@ -170,4 +186,4 @@ async def chaos_shop(broker_kind: str, folder: Path) -> AsyncIterator[ChaosShop]
         await _delete_namespace(broker_kind, namespace, queues)
         os.environ.clear()
         os.environ.update(saved_environment)
-        await _teardown(test_system, settings)
+        await _teardown(test_system, settings, Backend.POSTGRESQL)
