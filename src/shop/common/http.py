@@ -4,8 +4,10 @@ Errors from the library map to status codes here, once: :class:`NotFound` is 404
 :class:`ConcurrencyError` (a stale ``version``), :class:`IntegrityError` (a
 duplicate) and :class:`~shop.common.errors.Conflict` are 409;
 :class:`~shop.common.errors.Unprocessable` is a 422 naming its field; an
-unreachable database is 503. Every app publishes its OpenAPI document,
-``/health/live``, ``/health/ready`` and ``/metrics``.
+unreachable database is 503. Refusals carry the request's id
+(:mod:`shop.common.failures`), never a database URL or a driver's message; an
+unexpected error answers 500 and leaves the connection usable. Every app publishes
+its OpenAPI document, ``/health/live``, ``/health/ready`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -25,16 +27,20 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from starlette.middleware.base import RequestResponseEndpoint
 
 from shop.common.errors import Conflict, Unprocessable
+from shop.common.failures import ContainedErrors, logger, request_id_of
+from shop.common.responses import EVERY_ROUTE
 from tidings.brokers.base import Broker
 from tidings.errors import (
     ConcurrencyError,
     IntegrityError,
     NotFound,
     OperationalError,
+    StorageError,
 )
 from tidings.outbox import outbox_status
 from tidings.storage.database import Database
@@ -88,7 +94,12 @@ def create_service_app(
     Readiness always checks the database; ``readiness`` adds more (broker, relay lag).
     Nothing connects until a request arrives.
     """
-    app = FastAPI(title=f"shop {service}", description=description, version="0.1.0")
+    app = FastAPI(
+        title=f"shop {service}",
+        description=description,
+        version="0.1.0",
+        responses=EVERY_ROUTE,
+    )
     app.state.service = service
     app.state.database = database
     _add_error_handlers(app)
@@ -98,20 +109,34 @@ def create_service_app(
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    async def not_found(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=404)
+    # Added before the metrics middleware, so it sits inside it and 500s are counted.
+    app.add_middleware(ContainedErrors)
 
-    async def conflict(_request: Request, error: Exception) -> Response:
-        body: dict[str, object] = {"detail": str(error)}
-        if isinstance(error, ConcurrencyError):
-            body.update(expected_version=error.expected, actual_version=error.actual)
-        return JSONResponse(body, status_code=409)
+    async def not_found(request: Request, error: Exception) -> Response:
+        return _refusal(request, 404, str(error))
 
-    async def unavailable(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=503)
+    async def stale(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ConcurrencyError)
+        return _refusal(
+            request,
+            409,
+            str(error),
+            expected_version=error.expected,
+            actual_version=error.actual,
+        )
 
-    async def refused(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=409)
+    async def duplicate(request: Request, error: Exception) -> Response:
+        # The driver's message names constraints and values, the context names the
+        # database: both go to the log, the client gets the request id.
+        _log(request, error)
+        return _refusal(request, 409, "conflicts with a record that already exists")
+
+    async def unavailable(request: Request, error: Exception) -> Response:
+        _log(request, error)
+        return _refusal(request, 503, "the service's database does not answer; try again")
+
+    async def refused(request: Request, error: Exception) -> Response:
+        return _refusal(request, 409, str(error))
 
     async def unprocessable(_request: Request, error: Exception) -> Response:
         field = getattr(error, "field", "body")
@@ -122,9 +147,30 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Conflict, refused)
     app.add_exception_handler(Unprocessable, unprocessable)
-    app.add_exception_handler(ConcurrencyError, conflict)
-    app.add_exception_handler(IntegrityError, conflict)
+    app.add_exception_handler(ConcurrencyError, stale)
+    app.add_exception_handler(IntegrityError, duplicate)
     app.add_exception_handler(OperationalError, unavailable)
+
+
+def _refusal(request: Request, status: int, detail: str, **extra: object) -> Response:
+    body: dict[str, object] = {"detail": detail, "request_id": request_id_of(request), **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def _log(request: Request, error: Exception) -> None:
+    logger.warning(
+        "request %s %s %s refused: %s: %s",
+        request_id_of(request),
+        request.method,
+        request.url.path,
+        type(error).__name__,
+        error,
+    )
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ok, or unavailable")
+    checks: dict[str, str] = Field(description="ok, or failed: why, per dependency")
 
 
 def _add_health(app: FastAPI, checks: Sequence[ReadinessCheck]) -> None:
@@ -133,7 +179,12 @@ def _add_health(app: FastAPI, checks: Sequence[ReadinessCheck]) -> None:
         """The process answers; says nothing about its dependencies."""
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency does not answer"}},
+    )
     async def ready() -> Response:
         """Every dependency answers: 200, else 503 naming what failed."""
         results: dict[str, str] = {}
@@ -141,6 +192,10 @@ def _add_health(app: FastAPI, checks: Sequence[ReadinessCheck]) -> None:
             try:
                 await check.check()
                 results[check.name] = "ok"
+            except StorageError as error:
+                # A storage error's text names the database's URL: that stays in the log.
+                logger.warning("readiness check %s failed: %s", check.name, error)
+                results[check.name] = f"failed: {type(error).__name__}"
             except Exception as error:  # any failure means "not ready", whatever raised it
                 results[check.name] = f"failed: {error}"
         healthy = all(value == "ok" for value in results.values())
