@@ -10,6 +10,8 @@ from fastapi import FastAPI, Query, Response
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, Text
 from shop.notifications.schemas import NewNotification, Notification
 from shop.notifications.service import NotificationsService
 from tidings.storage.database import Database
@@ -35,7 +37,10 @@ def create_app(
         status_code=201,
         response_model=Notification,
         tags=["notifications"],
-        responses={200: {"description": "Already sent under this key; the first send"}},
+        responses={
+            200: {"description": "Already sent under this key; the first send"},
+            **declared(409),
+        },
     )
     async def send(body: NewNotification, response: Response) -> Notification:
         sent, created = await service.send(body)
@@ -45,17 +50,20 @@ def create_app(
 
     @app.get("/notifications", response_model=Page[Notification], tags=["notifications"])
     async def list_notifications(
-        recipient: str | None = None,
+        recipient: Annotated[Annotated[str, Text(320)] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[Notification]:
         items, total = await service.page(recipient=recipient, limit=limit, offset=offset)
         return Page[Notification](items=items, total=total, limit=limit, offset=offset)
 
     @app.get(
-        "/notifications/{notification_id}", response_model=Notification, tags=["notifications"]
+        "/notifications/{notification_id}",
+        response_model=Notification,
+        tags=["notifications"],
+        responses=declared(404),
     )
-    async def get_notification(notification_id: str) -> Notification:
+    async def get_notification(notification_id: Identifier) -> Notification:
         return await service.get(notification_id)
 
     return app

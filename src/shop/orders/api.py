@@ -10,6 +10,8 @@ from fastapi import FastAPI, Query
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, QueryId
 from shop.orders.history import HistoryEntry, history_of
 from shop.orders.schemas import Cancellation, Customer, NewOrder, Order, OrderStatus, Price
 from shop.orders.service import OrdersService, StartSaga
@@ -33,42 +35,63 @@ def create_app(
     )
     app.state.orders = service
 
-    @app.post("/orders", status_code=201, response_model=Order, tags=["orders"])
+    @app.post(
+        "/orders",
+        status_code=201,
+        response_model=Order,
+        tags=["orders"],
+        responses=declared(409),
+    )
     async def place_order(body: NewOrder) -> Order:
         return await service.place(body)
 
     @app.get("/orders", response_model=Page[Order], tags=["orders"])
     async def list_orders(
-        user_id: str | None = None,
+        user_id: QueryId = None,
         status: OrderStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[Order]:
         items, total = await service.page(
             user_id=user_id, status=status, limit=limit, offset=offset
         )
         return Page[Order](items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/orders/{order_id}", response_model=Order, tags=["orders"])
-    async def get_order(order_id: str) -> Order:
+    @app.get("/orders/{order_id}", response_model=Order, tags=["orders"], responses=declared(404))
+    async def get_order(order_id: Identifier) -> Order:
         return await service.get(order_id)
 
-    @app.post("/orders/{order_id}/cancel", response_model=Order, tags=["orders"])
-    async def cancel_order(order_id: str, body: Cancellation) -> Order:
+    @app.post(
+        "/orders/{order_id}/cancel",
+        response_model=Order,
+        tags=["orders"],
+        responses=declared(404, (409, "A stale version, or the order is no longer pending")),
+    )
+    async def cancel_order(order_id: Identifier, body: Cancellation) -> Order:
         return await service.cancel(order_id, body)
 
-    @app.get("/replicas/customers/{user_id}", response_model=Customer, tags=["replicas"])
-    async def replicated_customer(user_id: str) -> Customer:
+    @app.get(
+        "/replicas/customers/{user_id}",
+        response_model=Customer,
+        tags=["replicas"],
+        responses=declared(404),
+    )
+    async def replicated_customer(user_id: Identifier) -> Customer:
         return await service.customer(user_id)
 
-    @app.get("/replicas/prices/{product_id}", response_model=Price, tags=["replicas"])
-    async def replicated_price(product_id: str) -> Price:
+    @app.get(
+        "/replicas/prices/{product_id}",
+        response_model=Price,
+        tags=["replicas"],
+        responses=declared(404),
+    )
+    async def replicated_price(product_id: Identifier) -> Price:
         return await service.price(product_id)
 
     @app.get(
         "/customers/{user_id}/orders", response_model=list[HistoryEntry], tags=["order history"]
     )
-    async def order_history(user_id: str) -> list[HistoryEntry]:
+    async def order_history(user_id: Identifier) -> list[HistoryEntry]:
         """The read side: eventually consistent with the orders above."""
         return await history_of(database, user_id)
 

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Query, Response
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, QueryId
 from shop.payments.gateway import Gateway, SimulatedGateway
 from shop.payments.schemas import LedgerEntry, LedgerTotals, NewPayment, Payment, Refund
 from shop.payments.service import PaymentsService
@@ -39,7 +41,10 @@ def create_app(
         status_code=201,
         response_model=Payment,
         tags=["payments"],
-        responses={200: {"description": "The order already has a payment; that one"}},
+        responses={
+            200: {"description": "The order already has a payment; that one"},
+            **declared(409),
+        },
     )
     async def take_payment(body: NewPayment, response: Response) -> Payment:
         payment, charged = await service.take(body)
@@ -49,23 +54,33 @@ def create_app(
 
     @app.get("/payments", response_model=Page[Payment], tags=["payments"])
     async def list_payments(
-        order_id: str | None = None,
+        order_id: QueryId = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[Payment]:
         items, total = await service.page(order_id=order_id, limit=limit, offset=offset)
         return Page[Payment](items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/payments/{payment_id}", response_model=Payment, tags=["payments"])
-    async def get_payment(payment_id: str) -> Payment:
+    @app.get(
+        "/payments/{payment_id}",
+        response_model=Payment,
+        tags=["payments"],
+        responses=declared(404),
+    )
+    async def get_payment(payment_id: Identifier) -> Payment:
         return await service.get(payment_id)
 
-    @app.post("/payments/{payment_id}/refund", response_model=Payment, tags=["payments"])
-    async def refund_payment(payment_id: str, body: Refund) -> Payment:
+    @app.post(
+        "/payments/{payment_id}/refund",
+        response_model=Payment,
+        tags=["payments"],
+        responses=declared(404, (409, "A stale version, or the payment is not refundable")),
+    )
+    async def refund_payment(payment_id: Identifier, body: Refund) -> Payment:
         return await service.refund(payment_id, body)
 
     @app.get("/ledger", response_model=list[LedgerEntry], tags=["ledger"])
-    async def ledger(order_id: str | None = None) -> list[LedgerEntry]:
+    async def ledger(order_id: QueryId = None) -> list[LedgerEntry]:
         return await service.ledger(order_id=order_id)
 
     @app.get("/ledger/totals", response_model=LedgerTotals, tags=["ledger"])

@@ -10,6 +10,8 @@ from fastapi import FastAPI, Query, Response
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, Version
 from shop.users.schemas import NewUser, User, UserChange
 from shop.users.service import UsersService
 from tidings.storage.database import Database
@@ -30,28 +32,39 @@ def create_app(
     )
     app.state.users = service
 
-    @app.post("/users", status_code=201, response_model=User, tags=["users"])
+    @app.post(
+        "/users",
+        status_code=201,
+        response_model=User,
+        tags=["users"],
+        responses=declared((409, "The e-mail address is taken")),
+    )
     async def register(body: NewUser) -> User:
         return await service.register(body)
 
     @app.get("/users", response_model=Page[User], tags=["users"])
     async def list_users(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[User]:
         items, total = await service.page(limit=limit, offset=offset)
         return Page[User](items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/users/{user_id}", response_model=User, tags=["users"])
-    async def get_user(user_id: str) -> User:
+    @app.get("/users/{user_id}", response_model=User, tags=["users"], responses=declared(404))
+    async def get_user(user_id: Identifier) -> User:
         return await service.get(user_id)
 
-    @app.patch("/users/{user_id}", response_model=User, tags=["users"])
-    async def update_user(user_id: str, body: UserChange) -> User:
+    @app.patch(
+        "/users/{user_id}",
+        response_model=User,
+        tags=["users"],
+        responses=declared(404, 409),
+    )
+    async def update_user(user_id: Identifier, body: UserChange) -> User:
         return await service.update(user_id, body)
 
-    @app.delete("/users/{user_id}", status_code=204, tags=["users"])
-    async def delete_user(user_id: str, version: Annotated[int, Query(ge=1)]) -> Response:
+    @app.delete("/users/{user_id}", status_code=204, tags=["users"], responses=declared(404, 409))
+    async def delete_user(user_id: Identifier, version: Annotated[Version, Query()]) -> Response:
         await service.delete(user_id, version)
         return Response(status_code=204)
 

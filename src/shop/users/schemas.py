@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from shop.common.validation import Text, Version
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+Email = Annotated[str, Text(320, pattern=EMAIL_PATTERN)]
+Name = Annotated[str, Text(200, min_length=1)]
+Address = Annotated[str, Text(500)]
 
 
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
-    name: str = Field(min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    email: Email
+    name: Name
+    address: Address | None = None
 
 
 class UserChange(BaseModel):
@@ -22,10 +29,10 @@ class UserChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
-    email: str | None = Field(default=None, pattern=EMAIL_PATTERN, max_length=320)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    version: Version
+    email: Email | None = None
+    name: Name | None = None
+    address: Address | None = None
 
 
 class User(BaseModel):
