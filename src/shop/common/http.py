@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,6 +31,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import RequestResponseEndpoint
 
 from shop.common.errors import Conflict, Unprocessable
@@ -144,6 +147,28 @@ def _add_error_handlers(app: FastAPI) -> None:
         detail = [{"loc": ["body", field], "msg": str(error), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    async def unreadable(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 400:
+            # FastAPI answers 400 for a body it cannot decode; like any other body it
+            # cannot use, that is a 422 naming the body.
+            detail = [{"loc": ["body"], "msg": error.detail, "type": "json_invalid"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, error)
+
+    async def invalid(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        # FastAPI's own handler echoes each error's input, and fails (a 500) on an
+        # input it cannot encode, such as bytes that are not UTF-8. Where and why
+        # is what a client needs; its own input it already has.
+        detail = [
+            {"loc": list(item["loc"]), "msg": str(item["msg"]), "type": str(item["type"])}
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, unreadable)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Conflict, refused)
     app.add_exception_handler(Unprocessable, unprocessable)
