@@ -95,6 +95,10 @@ def users_cases(client: httpx.Client) -> list[Hostile]:
         Hostile("POST", "/users", 422, "email", json={**new, "email": f"a{NUL}@example.com"}),
         Hostile("POST", "/users", 409, json=new),  # a duplicate e-mail
         Hostile("POST", "/users", 422, "body", content=NOT_JSON),
+        # A lone surrogate is valid JSON but no UTF-8 text a database can store.
+        Hostile(
+            "POST", "/users", 422, "name", content=b'{"email": "c@example.com", "name": "\\ud800"}'
+        ),
         *paging("/users"),
         *ids("/users/{}", "user_id"),
         Hostile("GET", "/users/no-such-user", 404),
@@ -331,7 +335,12 @@ def test_hostile_requests_are_refused_by_name_and_the_connection_lives(
             address = client_address(client.get("/health/live"))
             for case in cases:
                 response = client.request(
-                    case.method, case.path, params=case.params, json=case.json, content=case.content
+                    case.method,
+                    case.path,
+                    params=case.params,
+                    json=case.json,
+                    content=case.content,
+                    headers={"content-type": "application/json"} if case.content else None,
                 )
                 problems += [f"{case.describe()}: {p}" for p in problems_with(case, response)]
                 after = client.get("/health/live")
