@@ -77,10 +77,13 @@ class Text:
 Identifier = Annotated[str, Text(36, min_length=1)]
 """An id as the services store it: a UUID, or a client's id of at most 36 characters."""
 
-Version = Annotated[int, Field(ge=1, le=INT32_MAX)]
+MAX_VERSION = INT32_MAX - 1
+"""A change writes ``version + 1``: the version it is based on must leave room for it."""
+
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 """The version of a row the client read (INTEGER column)."""
 
-ExpectedVersion = Annotated[int, Field(ge=0, le=INT32_MAX)]
+ExpectedVersion = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 """The version of a stream the client read; 0 for a stream not yet written."""
 
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]

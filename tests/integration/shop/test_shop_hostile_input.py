@@ -27,6 +27,8 @@ from tidings.storage.database import Database
 HUGE = 10**30
 BIGINT_PAST = 2**63
 INT_PAST = 2**31
+INT_MAX = 2**31 - 1
+"""In range for an INTEGER column, but a version there leaves no room for the next."""
 NUL = "\x00"
 
 
@@ -56,12 +58,22 @@ def text_fields(method: str, path: str, body: dict[str, Any], names: list[str]) 
     return cases
 
 
-def integers(method: str, path: str, body: dict[str, Any], names: list[str]) -> list[Hostile]:
+PAST_BIGINT = (HUGE, BIGINT_PAST, -BIGINT_PAST)
+PAST_VERSION = (*PAST_BIGINT, INT_PAST, INT_MAX)
+
+
+def integers(
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    names: list[str],
+    values: tuple[int, ...] = PAST_BIGINT,
+) -> list[Hostile]:
     """For each of ``names``: values past INTEGER, BIGINT and any sane bound."""
     return [
         Hostile(method, path, 422, name, json={**body, name: value})
         for name in names
-        for value in (HUGE, BIGINT_PAST, -BIGINT_PAST)
+        for value in values
     ]
 
 
@@ -103,7 +115,7 @@ def users_cases(client: httpx.Client) -> list[Hostile]:
         *ids("/users/{}", "user_id"),
         Hostile("GET", "/users/no-such-user", 404),
         *text_fields("PATCH", one, {"version": 2}, ["name", "address"]),
-        *integers("PATCH", one, {"name": "C"}, ["version"]),
+        *integers("PATCH", one, {"name": "C"}, ["version"], PAST_VERSION),
         Hostile("PATCH", one, 409, json={"version": 1, "name": "stale"}),
         *ids("/users/{}", "user_id", "PATCH", json={"version": 1}),
         Hostile("DELETE", one, 422, "version", params={"version": HUGE}),
@@ -128,7 +140,7 @@ def catalog_cases(client: httpx.Client) -> list[Hostile]:
         Hostile("GET", "/products/no-such-product", 404),
         *text_fields("PATCH", one, {"version": 1}, ["name", "description"]),
         *integers("PATCH", one, {"version": 1}, ["price_cents"]),
-        *integers("PATCH", one, {"name": "Cup"}, ["version"]),
+        *integers("PATCH", one, {"name": "Cup"}, ["version"], PAST_VERSION),
         Hostile("PATCH", one, 409, json={"version": 7, "name": "stale"}),
         Hostile("DELETE", one, 422, "version", params={"version": INT_PAST}),
         Hostile("DELETE", one, 409, params={"version": 7}),
@@ -144,7 +156,8 @@ def inventory_cases(client: httpx.Client) -> list[Hostile]:
     line = reserve["lines"][0]
     return [
         *ids("/stock/{}", "product_id"),
-        *integers("POST", adjust, {"reason": "r"}, ["delta", "expected_version"]),
+        *integers("POST", adjust, {"reason": "r"}, ["delta"]),
+        *integers("POST", adjust, {"delta": 1, "reason": "r"}, ["expected_version"], PAST_VERSION),
         Hostile("POST", adjust, 422, "delta", json={"delta": 0, "reason": "nothing"}),
         *text_fields("POST", adjust, {"delta": 1}, ["reason"]),
         Hostile("POST", adjust, 409, json={"delta": -6, "reason": "more than is there"}),
@@ -212,7 +225,7 @@ def orders_cases(_client: httpx.Client) -> list[Hostile]:
         Hostile("GET", "/orders/no-such-order", 404),
         *ids("/orders/{}/cancel", "order_id", "POST", json={"version": 1}),
         Hostile("POST", "/orders/no-such-order/cancel", 404, json={"version": 1}),
-        *integers("POST", "/orders/o-1/cancel", {}, ["version"]),
+        *integers("POST", "/orders/o-1/cancel", {}, ["version"], PAST_VERSION),
         *text_fields("POST", "/orders/o-1/cancel", {"version": 1}, ["reason"]),
         *ids("/replicas/customers/{}", "user_id"),
         Hostile("GET", "/replicas/customers/u-1", 404),
@@ -237,7 +250,7 @@ def payments_cases(client: httpx.Client) -> list[Hostile]:
         Hostile("GET", "/payments", 422, "order_id", params={"order_id": f"o{NUL}"}),
         *ids("/payments/{}", "payment_id"),
         Hostile("GET", "/payments/no-such-payment", 404),
-        *integers("POST", refund, {}, ["version"]),
+        *integers("POST", refund, {}, ["version"], PAST_VERSION),
         *text_fields("POST", refund, {"version": 1}, ["reason"]),
         Hostile("POST", refund, 409, json={"version": 9}),
         *ids("/payments/{}/refund", "payment_id", "POST", json={"version": 1}),

@@ -68,6 +68,9 @@ def test_text_refuses_nul_and_keeps_its_lengths_and_pattern() -> None:
 
 def test_integers_stay_inside_their_columns_and_bounds() -> None:
     assert refusal(version=2**31)[0] == "version"
+    # A change writes version + 1, which must fit the column too.
+    assert refusal(version=2**31 - 1)[0] == "version"
+    assert Sample(name="a", version=2**31 - 2).version == 2**31 - 2
     assert refusal(version=0)[0] == "version"
     assert refusal(quantity=MAX_QUANTITY + 1)[0] == "quantity"
     assert refusal(price=MAX_MONEY_CENTS + 1)[0] == "price"
