@@ -31,6 +31,8 @@ class ConflictBody(ErrorBody):
 
 
 _DESCRIPTIONS: dict[int, tuple[str, type[BaseModel]]] = {
+    401: ("No valid credentials", ErrorBody),
+    403: ("The credentials do not allow this", ErrorBody),
     404: ("No such resource", ErrorBody),
     409: ("Conflicts with the current state: a stale version or a duplicate", ConflictBody),
     500: ("An unexpected error; the body carries the request id the log has it under", ErrorBody),
