@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from shop.analytics.facts import ChdbFactStore
+from shop.common.auth import Role
 from shop.runtime import Shop
 from shop.system import system
 from shop.testing import Pump, http_client, migrate
@@ -83,13 +84,12 @@ async def test_each_order_is_one_flow_with_an_unbroken_causation_chain(shop: Sho
     pump = Pump(shop.databases, shop.consumers())
     async with (
         http_client(shop.apps["users"]) as users,
-        http_client(shop.apps["catalog"]) as catalog,
-        http_client(shop.apps["inventory"]) as inventory,
-        http_client(shop.apps["orders"]) as orders,
+        http_client(shop.apps["catalog"], Role.STAFF) as catalog,
+        http_client(shop.apps["inventory"], Role.STAFF) as inventory,
+        http_client(shop.apps["orders"], Role.STAFF) as orders,
     ):
-        ada = await ok(
-            await users.post("/users", json={"email": "ada@example.com", "name": "Ada"}), 201
-        )
+        registration = {"email": "ada@example.com", "name": "Ada", "password": "correct horse"}
+        ada = await ok(await users.post("/users", json=registration), 201)
         mug = await ok(
             await catalog.post("/products", json={"sku": "MUG", "name": "Mug", "price_cents": 900}),
             201,
