@@ -4,7 +4,8 @@ A service runs under uvicorn in a thread of its own, with its own event loop, on
 backend the reference system gives it (PostgreSQL; payments on MariaDB;
 notifications on SQLite; analytics on chDB), in a fresh database dropped afterwards.
 Real sockets matter here: whether a connection survives a 500 is the server's
-business, not the app's.
+business, not the app's. Every service trusts the tokens of the :class:`AuthConfig`
+it is built with; :func:`bearer` makes one for a role.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from shop.analytics.api import create_app as analytics_app
 from shop.analytics.facts import ChdbFactStore
 from shop.catalog.api import create_app as catalog_app
+from shop.common.auth import AuthConfig, Role
 from shop.inventory.api import create_app as inventory_app
 from shop.notifications.api import create_app as notifications_app
 from shop.orders.api import create_app as orders_app
@@ -51,10 +53,22 @@ async def _database(stack: AsyncExitStack, service: str, folder: Path) -> Databa
     return await migrate(database, service)
 
 
-def builder(service: str) -> Build:
-    """How to build ``service``'s app on its backend, inside the server's loop."""
+def bearer(auth: AuthConfig, role: Role, subject: str | None = None) -> dict[str, str]:
+    """The header that makes a request ``role``'s (a customer's ``subject`` is their id)."""
+    token = auth.issue(subject or f"edge-{role.value}", role).access_token
+    return {"Authorization": f"Bearer {token}"}
+
+
+def builder(service: str, auth: AuthConfig) -> Build:
+    """How to build ``service``'s app on its backend, inside the server's loop,
+    trusting the tokens ``auth`` signs."""
 
     async def build(stack: AsyncExitStack, folder: Path) -> FastAPI:
+        app = await _app(stack, folder)
+        app.state.auth = auth
+        return app
+
+    async def _app(stack: AsyncExitStack, folder: Path) -> FastAPI:
         database = await _database(stack, service, folder)
         if service == "analytics":
             facts = ChdbFactStore(folder / "chdb")
