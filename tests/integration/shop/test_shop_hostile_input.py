@@ -5,10 +5,19 @@ business bound, overlong strings, bodies that are not JSON, unknown ids and stal
 versions. Each service runs on its own backend (PostgreSQL is where NUL and BIGINT
 bite). None may answer 500; each 422 names the field; refusals carry no database
 URL or driver message; and the next request on the same connection still works.
+
+Requests act as the role their route admits (:data:`USUAL_CALLERS`), so they reach
+the validation they probe; some act as a customer, and the credential cases send
+no token, garbage, oversized or foreign tokens, or the wrong role (401 or 403). The
+login takes NUL characters, wrong types and oversized passwords (422) and wrong
+passwords (401).
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -17,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
-from shop_edge_rig import SERVICE_BACKENDS, builder, served
+from shop_edge_rig import SERVICE_BACKENDS, bearer, builder, served
 
+from shop.common.auth import ISSUER, AuthConfig, Role
 from shop.common.http import create_service_app
+from shop.users.schemas import PASSWORD_MAX, PASSWORD_MIN
 from tidings.storage.database import Database
 
 HUGE = 10**30
@@ -43,6 +55,8 @@ class Hostile:
     json: Any = None
     params: dict[str, Any] = default(default_factory=dict)
     content: bytes | None = None
+    headers: dict[str, str | bytes] | None = None
+    """Sent instead of the usual caller's token (None: the usual caller's)."""
 
     def describe(self) -> str:
         return f"{self.method} {self.path} {self.params or ''} {self.json!r:.80}"
@@ -97,19 +111,132 @@ def ids(path_template: str, name: str, method: str = "GET", **extra: Any) -> lis
 NOT_JSON = b"\xff{not json"
 
 
-def users_cases(client: httpx.Client) -> list[Hostile]:
-    new = {"email": "ada@example.com", "name": "Ada"}
-    user = client.post("/users", json=new).json()
-    assert client.patch(f"/users/{user['id']}", json={"version": 1, "name": "B"}).status_code == 200
-    one = f"/users/{user['id']}"
+def token_with(auth: AuthConfig, **claims: Any) -> str:
+    """A token signed with the shop's own secret whose claims are ``claims``
+    over a valid staff token's."""
+    now = int(time.time())
+    valid = {"sub": "edge", "role": "staff", "iss": ISSUER, "iat": now, "exp": now + 600}
+    return jwt.encode({**valid, **claims}, auth.secret, algorithm="HS256")
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    """A token that claims ``alg: none``: signed by nobody."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def credential_cases(method: str, path: str, auth: AuthConfig, **extra: Any) -> list[Hostile]:
+    """Credentials a guarded route refuses: 401 for none, garbage, an oversized or
+    undecodable token, another scheme, another shop's, an expired or tampered one;
+    403 for a valid customer's token on a route that is not for customers."""
+    now = int(time.time())
+    refused: list[dict[str, str | bytes]] = [
+        {},
+        {"Authorization": "Bearer garbage"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer " + "x" * 8_000},
+        {"Authorization": "Bearer " + "a.b.c" * 1_500},
+        # Not UTF-8 (h11 itself refuses to send a NUL in a header).
+        {"Authorization": b"Bearer \xff\xfe\x80.\xc3(.\x7f"},
+        {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
+        bearer(AuthConfig.ephemeral(), Role.STAFF),  # another shop's secret
+        {"Authorization": f"Bearer {token_with(auth, exp=now - 60)}"},
+        {"Authorization": f"Bearer {token_with(auth, role='admin')}"},
+        {"Authorization": f"Bearer {token_with(auth, role=['staff'])}"},
+        {"Authorization": f"Bearer {token_with(auth, iss='elsewhere')}"},
+        {"Authorization": f"Bearer {token_with(auth, exp='tomorrow')}"},
+        {"Authorization": f"Bearer {unsigned({'sub': 'edge', 'role': 'staff'})}"},
+    ]
     return [
+        *(Hostile(method, path, 401, headers=headers, **extra) for headers in refused),
+        Hostile(method, path, 403, headers=bearer(auth, Role.CUSTOMER), **extra),
+    ]
+
+
+def registration_cases(new: dict[str, Any]) -> list[Hostile]:
+    """A password too short, too long, with a NUL, not a string, or missing."""
+    other = {**new, "email": "pat@example.com"}
+    return [
+        Hostile(
+            "POST", "/users", 422, "password", json={**other, "password": "x" * (PASSWORD_MIN - 1)}
+        ),
+        Hostile(
+            "POST", "/users", 422, "password", json={**other, "password": "x" * (PASSWORD_MAX + 1)}
+        ),
+        Hostile(
+            "POST", "/users", 422, "password", json={**other, "password": f"correct{NUL}horse"}
+        ),
+        Hostile("POST", "/users", 422, "password", json={**other, "password": 12345678}),
+        Hostile("POST", "/users", 422, "password", json={**other, "password": None}),
+        Hostile(
+            "POST",
+            "/users",
+            422,
+            "password",
+            json={k: v for k, v in other.items() if k != "password"},
+        ),
+    ]
+
+
+def login_cases(new: dict[str, Any]) -> list[Hostile]:
+    """Logging in: NUL, wrong types, oversized fields and unknown fields are 422
+    naming the field; a wrong password or unknown email 401, never 500."""
+    login = {"email": new["email"], "password": new["password"]}
+    path = "/auth/token"
+    return [
+        Hostile("POST", path, 200, json=login),
+        Hostile("POST", path, 401, json={**login, "password": "wrong horse"}),
+        Hostile("POST", path, 401, json={**login, "email": "nobody@example.com"}),
+        Hostile("POST", path, 422, "email", json={**login, "email": f"ada{NUL}@example.com"}),
+        Hostile("POST", path, 422, "password", json={**login, "password": f"correct{NUL}horse"}),
+        Hostile("POST", path, 422, "email", json={**login, "email": 5}),
+        Hostile("POST", path, 422, "email", json={**login, "email": ["ada@example.com"]}),
+        Hostile("POST", path, 422, "password", json={**login, "password": None}),
+        Hostile("POST", path, 422, "password", json={**login, "password": {"$ne": ""}}),
+        Hostile("POST", path, 422, "password", json={**login, "password": True}),
+        Hostile("POST", path, 422, "email", json={**login, "email": "a" * 321}),
+        Hostile(
+            "POST", path, 422, "password", json={**login, "password": "x" * (PASSWORD_MAX + 1)}
+        ),
+        Hostile("POST", path, 422, "password", json={"email": new["email"]}),
+        Hostile("POST", path, 422, "role", json={**login, "role": "staff"}),
+        Hostile("POST", path, 422, "body", json=[login]),
+        Hostile("POST", path, 422, "body", content=NOT_JSON),
+        # An unreadable credential on an open route is not looked at.
+        Hostile("POST", path, 200, json=login, headers={"Authorization": "Bearer garbage"}),
+    ]
+
+
+def users_cases(client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
+    new = {"email": "ada@example.com", "name": "Ada", "password": "correct horse"}
+    user = client.post("/users", json=new).json()
+    staff = bearer(auth, Role.STAFF)
+    changed = client.patch(f"/users/{user['id']}", json={"version": 1, "name": "B"}, headers=staff)
+    assert changed.status_code == 200
+    one = f"/users/{user['id']}"
+    ada = bearer(auth, Role.CUSTOMER, user["id"])
+    return [
+        *registration_cases(new),
+        *login_cases(new),
+        *credential_cases("GET", "/users", auth),
+        # A customer's own account validates like staff's; another's is refused first.
+        Hostile("PATCH", one, 422, "name", json={"version": 2, "name": NUL}, headers=ada),
+        Hostile("GET", "/users/someone-else", 403, headers=ada),
+        Hostile("DELETE", "/users/someone-else", 403, params={"version": 1}, headers=ada),
         *text_fields("POST", "/users", {**new, "email": "b@example.com"}, ["name", "address"]),
         Hostile("POST", "/users", 422, "email", json={**new, "email": f"a{NUL}@example.com"}),
         Hostile("POST", "/users", 409, json=new),  # a duplicate e-mail
         Hostile("POST", "/users", 422, "body", content=NOT_JSON),
         # A lone surrogate is valid JSON but no UTF-8 text a database can store.
         Hostile(
-            "POST", "/users", 422, "name", content=b'{"email": "c@example.com", "name": "\\ud800"}'
+            "POST",
+            "/users",
+            422,
+            "name",
+            content=b'{"email": "c@example.com", "name": "\\ud800", "password": "12345678"}',
         ),
         *paging("/users"),
         *ids("/users/{}", "user_id"),
@@ -124,12 +251,13 @@ def users_cases(client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def catalog_cases(client: httpx.Client) -> list[Hostile]:
+def catalog_cases(client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
     new = {"sku": "MUG-1", "name": "Mug", "price_cents": 900}
-    product = client.post("/products", json=new).json()
+    product = client.post("/products", json=new, headers=bearer(auth, Role.STAFF)).json()
     one = f"/products/{product['id']}"
     other = {**new, "sku": "MUG-2"}
     return [
+        *credential_cases("DELETE", one, auth, params={"version": 1}),
         *text_fields("POST", "/products", other, ["sku", "name", "description"]),
         *integers("POST", "/products", other, ["price_cents"]),
         Hostile("POST", "/products", 422, "currency", json={**other, "currency": f"E{NUL}R"}),
@@ -148,13 +276,18 @@ def catalog_cases(client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def inventory_cases(client: httpx.Client) -> list[Hostile]:
-    counted = client.post("/stock/p-1/adjustments", json={"delta": 5, "reason": "counted"})
+def inventory_cases(client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
+    counted = client.post(
+        "/stock/p-1/adjustments",
+        json={"delta": 5, "reason": "counted"},
+        headers=bearer(auth, Role.STAFF),
+    )
     assert counted.status_code == 200
     adjust = "/stock/p-1/adjustments"
     reserve = {"order_id": "o-1", "lines": [{"product_id": "p-1", "quantity": 1}]}
     line = reserve["lines"][0]
     return [
+        *credential_cases("GET", "/reservations/o-1", auth),
         *ids("/stock/{}", "product_id"),
         *integers("POST", adjust, {"reason": "r"}, ["delta"]),
         *integers("POST", adjust, {"delta": 1, "reason": "r"}, ["expected_version"], PAST_VERSION),
@@ -196,10 +329,37 @@ def inventory_cases(client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def orders_cases(_client: httpx.Client) -> list[Hostile]:
+def orders_cases(_client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
     new = {"user_id": "u-1", "lines": [{"product_id": "p-1", "quantity": 1}]}
     line = new["lines"][0]
+    ada = bearer(auth, Role.CUSTOMER, "u-ada")
+    own = {"lines": [line]}
     return [
+        *credential_cases("GET", "/replicas/prices/p-1", auth),
+        # A customer's order is checked like staff's, and names no one else.
+        Hostile(
+            "POST",
+            "/orders",
+            422,
+            "payment_method",
+            json={**own, "payment_method": NUL},
+            headers=ada,
+        ),
+        Hostile(
+            "POST",
+            "/orders",
+            422,
+            "quantity",
+            json={"lines": [{**line, "quantity": HUGE}]},
+            headers=ada,
+        ),
+        Hostile("POST", "/orders", 422, "user_id", json={**own, "user_id": "x" * 37}, headers=ada),
+        Hostile("POST", "/orders", 403, json={**own, "user_id": "u-eve"}, headers=ada),
+        Hostile("POST", "/orders", 403, json=new, headers=bearer(auth, Role.SERVICE)),
+        Hostile("GET", "/orders", 403, params={"user_id": "u-eve"}, headers=ada),
+        Hostile("GET", "/orders", 422, "offset", params={"offset": HUGE}, headers=ada),
+        Hostile("GET", "/customers/u-eve/orders", 403, headers=ada),
+        Hostile("GET", "/orders/a%00b", 422, "order_id", headers=ada),
         *text_fields("POST", "/orders", new, ["user_id", "payment_method"]),
         Hostile(
             "POST",
@@ -235,12 +395,13 @@ def orders_cases(_client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def payments_cases(client: httpx.Client) -> list[Hostile]:
+def payments_cases(client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
     new = {"order_id": "o-1", "amount_cents": 500}
-    payment = client.post("/payments", json=new).json()
+    payment = client.post("/payments", json=new, headers=bearer(auth, Role.SERVICE)).json()
     refund = f"/payments/{payment['id']}/refund"
     other = {**new, "order_id": "o-2"}
     return [
+        *credential_cases("GET", "/payments", auth),
         *text_fields("POST", "/payments", other, ["order_id", "method"]),
         *integers("POST", "/payments", other, ["amount_cents"]),
         Hostile("POST", "/payments", 422, "amount_cents", json={**other, "amount_cents": 0}),
@@ -259,9 +420,10 @@ def payments_cases(client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def notifications_cases(_client: httpx.Client) -> list[Hostile]:
+def notifications_cases(_client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
     new = {"idempotency_key": "k-1", "recipient": "ada@example.com", "subject": "Hi"}
     return [
+        *credential_cases("GET", "/notifications", auth),
         *text_fields(
             "POST", "/notifications", new, ["idempotency_key", "recipient", "subject", "body"]
         ),
@@ -274,7 +436,7 @@ def notifications_cases(_client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def search_cases(_client: httpx.Client) -> list[Hostile]:
+def search_cases(_client: httpx.Client, _auth: AuthConfig) -> list[Hostile]:
     return [
         Hostile("GET", "/search", 422, "q", params={"q": f"a{NUL}b"}),
         Hostile("GET", "/search", 422, "q", params={"q": "x" * 201}),
@@ -285,15 +447,16 @@ def search_cases(_client: httpx.Client) -> list[Hostile]:
     ]
 
 
-def analytics_cases(_client: httpx.Client) -> list[Hostile]:
+def analytics_cases(_client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
     # Its routes take no input: whatever rides along is ignored.
     return [
+        *credential_cases("GET", "/sales/totals", auth),
         Hostile("GET", "/sales/totals", 200, params={"x": NUL}),
         Hostile("GET", "/sales/by-product", 200, params={"offset": HUGE}),
     ]
 
 
-CASES: dict[str, Callable[[httpx.Client], list[Hostile]]] = {
+CASES: dict[str, Callable[[httpx.Client, AuthConfig], list[Hostile]]] = {
     "users": users_cases,
     "catalog": catalog_cases,
     "inventory": inventory_cases,
@@ -303,6 +466,27 @@ CASES: dict[str, Callable[[httpx.Client], list[Hostile]]] = {
     "search": search_cases,
     "analytics": analytics_cases,
 }
+
+USUAL_CALLERS: dict[str, dict[str, Role]] = {
+    "users": {"/": Role.STAFF},
+    "catalog": {"/": Role.STAFF},
+    "inventory": {"/": Role.STAFF, "/reservations": Role.SERVICE},
+    "orders": {"/": Role.STAFF},
+    "payments": {"/": Role.SERVICE},
+    "notifications": {"/": Role.SERVICE},
+    "search": {},
+    "analytics": {"/": Role.STAFF},
+}
+"""Per service and path prefix (the longest that matches): the role a request acts
+as unless its case says otherwise, one its route admits."""
+
+
+def usual_headers(service: str, path: str, auth: AuthConfig) -> dict[str, str]:
+    prefixes = [prefix for prefix in USUAL_CALLERS[service] if path.startswith(prefix)]
+    if not prefixes:
+        return {}
+    return bearer(auth, USUAL_CALLERS[service][max(prefixes, key=len)])
+
 
 LEAKS = ("postgresql", "mysql", "sqlite", "asyncpg", "tidings_", "duplicate key", "Traceback")
 
@@ -318,6 +502,13 @@ def problems_with(case: Hostile, response: httpx.Response) -> list[str]:
         locations = [error["loc"] for error in response.json()["detail"]]
         if not any(case.named in location for location in locations):
             found.append(f"the 422 does not name {case.named!r}: {locations}")
+    if (
+        response.status_code == 401
+        and "bearer" not in response.headers.get("www-authenticate", "").lower()
+    ):
+        found.append("the 401 does not say how to authenticate (WWW-Authenticate)")
+    if response.status_code in (401, 403) and not response.json().get("request_id"):
+        found.append(f"the {response.status_code} carries no request id")
     leaked = [marker for marker in LEAKS if marker in response.text]
     if leaked:
         found.append(f"the body gives away {leaked}: {response.text:.300}")
@@ -340,27 +531,36 @@ def test_hostile_requests_are_refused_by_name_and_the_connection_lives(
     service: str, tmp_path: Path
 ) -> None:
     problems: list[str] = []
-    with served(builder(service), tmp_path) as base_url:
+    auth = AuthConfig.ephemeral()
+    with served(builder(service, auth), tmp_path) as base_url:
         # One connection for the whole run: every request after a refusal reuses it.
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         with httpx.Client(base_url=base_url, limits=limits, timeout=30) as client:
-            cases = CASES[service](client)
+            cases = CASES[service](client, auth)
             address = client_address(client.get("/health/live"))
             for case in cases:
+                headers: dict[str, str | bytes] = {
+                    **(
+                        usual_headers(service, case.path, auth)
+                        if case.headers is None
+                        else case.headers
+                    ),
+                    **({"content-type": "application/json"} if case.content else {}),
+                }
                 response = client.request(
                     case.method,
                     case.path,
                     params=case.params,
                     json=case.json,
                     content=case.content,
-                    headers={"content-type": "application/json"} if case.content else None,
+                    headers=headers,
                 )
                 problems += [f"{case.describe()}: {p}" for p in problems_with(case, response)]
                 after = client.get("/health/live")
                 if after.status_code != 200 or client_address(after) != address:
                     problems.append(f"{case.describe()}: the connection did not survive")
                     address = client_address(after)
-    assert len(cases) >= 2
+    assert len(cases) >= 7
     assert problems == [], "\n".join(problems)
 
 
