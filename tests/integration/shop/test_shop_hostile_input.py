@@ -258,6 +258,15 @@ def catalog_cases(client: httpx.Client, auth: AuthConfig) -> list[Hostile]:
     other = {**new, "sku": "MUG-2"}
     return [
         *credential_cases("DELETE", one, auth, params={"version": 1}),
+        # The guard answers before the body is read: its faults are not revealed.
+        Hostile("POST", "/products", 401, json={**other, "name": NUL}, headers={}),
+        Hostile(
+            "POST",
+            "/products",
+            403,
+            json={**other, "name": NUL},
+            headers=bearer(auth, Role.CUSTOMER),
+        ),
         *text_fields("POST", "/products", other, ["sku", "name", "description"]),
         *integers("POST", "/products", other, ["price_cents"]),
         Hostile("POST", "/products", 422, "currency", json={**other, "currency": f"E{NUL}R"}),
