@@ -24,6 +24,7 @@ from shop.catalog import api as catalog_api
 from shop.common.auth import AuthConfig, default_auth
 from shop.common.guards import OPERATOR
 from shop.common.http import ReadinessCheck, broker_check, relay_lag_check
+from shop.common.responses import declared
 from shop.consistency import Services
 from shop.contracts.base import registry
 from shop.inventory import api as inventory_api
@@ -98,7 +99,10 @@ class Shop:
         if service == "orders":
             # The order saga's status, for operators (``tidings saga`` reads the database).
             app.include_router(
-                saga_router(self.databases[service]), prefix="/sagas", dependencies=[OPERATOR]
+                saga_router(self.databases[service]),
+                prefix="/sagas",
+                dependencies=[OPERATOR],
+                responses=declared(401, 403),
             )
         return app
 

@@ -10,6 +10,7 @@ from shop.analytics.facts import FactStore, ProductSales, SalesTotals
 from shop.analytics.service import AnalyticsService
 from shop.common.guards import REPORTS
 from shop.common.http import ReadinessCheck, create_service_app
+from shop.common.responses import declared
 from tidings.storage.database import Database
 
 
@@ -32,7 +33,13 @@ def create_app(
     )
     app.state.analytics = service
 
-    @app.get("/sales/totals", response_model=SalesTotals, tags=["sales"], dependencies=[REPORTS])
+    @app.get(
+        "/sales/totals",
+        response_model=SalesTotals,
+        tags=["sales"],
+        responses=declared(401, 403),
+        dependencies=[REPORTS],
+    )
     async def totals() -> SalesTotals:
         return await service.totals()
 
@@ -40,6 +47,7 @@ def create_app(
         "/sales/by-product",
         response_model=list[ProductSales],
         tags=["sales"],
+        responses=declared(401, 403),
         dependencies=[REPORTS],
     )
     async def by_product() -> list[ProductSales]:

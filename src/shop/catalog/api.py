@@ -13,6 +13,8 @@ from shop.common.guards import STAFF
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, Version
 from tidings.storage.database import Database
 
 
@@ -36,6 +38,7 @@ def create_app(
         status_code=201,
         response_model=Product,
         tags=["products"],
+        responses=declared(401, 403, (409, "The SKU is taken")),
         dependencies=[STAFF],
     )
     async def create_product(body: NewProduct) -> Product:
@@ -44,23 +47,40 @@ def create_app(
     @app.get("/products", response_model=Page[Product], tags=["products"])
     async def list_products(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[Product]:
         items, total = await service.page(limit=limit, offset=offset)
         return Page[Product](items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/products/{product_id}", response_model=Product, tags=["products"])
-    async def get_product(product_id: str) -> Product:
+    @app.get(
+        "/products/{product_id}",
+        response_model=Product,
+        tags=["products"],
+        responses=declared(404),
+    )
+    async def get_product(product_id: Identifier) -> Product:
         return await service.get(product_id)
 
     @app.patch(
-        "/products/{product_id}", response_model=Product, tags=["products"], dependencies=[STAFF]
+        "/products/{product_id}",
+        response_model=Product,
+        tags=["products"],
+        responses=declared(401, 403, 404, 409),
+        dependencies=[STAFF],
     )
-    async def update_product(product_id: str, body: ProductChange) -> Product:
+    async def update_product(product_id: Identifier, body: ProductChange) -> Product:
         return await service.update(product_id, body)
 
-    @app.delete("/products/{product_id}", status_code=204, tags=["products"], dependencies=[STAFF])
-    async def delete_product(product_id: str, version: Annotated[int, Query(ge=1)]) -> Response:
+    @app.delete(
+        "/products/{product_id}",
+        status_code=204,
+        tags=["products"],
+        responses=declared(401, 403, 404, 409),
+        dependencies=[STAFF],
+    )
+    async def delete_product(
+        product_id: Identifier, version: Annotated[Version, Query()]
+    ) -> Response:
         await service.delete(product_id, version)
         return Response(status_code=204)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from shop.common.validation import Money, Text, Version
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
@@ -12,11 +15,11 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 class NewProduct(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
-    price_cents: int = Field(ge=0)
-    currency: str = Field(default="EUR", pattern=CURRENCY_PATTERN)
+    sku: Annotated[str, Text(64, min_length=1)]
+    name: Annotated[str, Text(200, min_length=1)]
+    description: Annotated[str, Text(5000)] = ""
+    price_cents: Money
+    currency: Annotated[str, Text(3, pattern=CURRENCY_PATTERN)] = "EUR"
 
 
 class ProductChange(BaseModel):
@@ -24,11 +27,11 @@ class ProductChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
-    price_cents: int | None = Field(default=None, ge=0)
-    currency: str | None = Field(default=None, pattern=CURRENCY_PATTERN)
+    version: Version
+    name: Annotated[str, Text(200, min_length=1)] | None = None
+    description: Annotated[str, Text(5000)] | None = None
+    price_cents: Money | None = None
+    currency: Annotated[str, Text(3, pattern=CURRENCY_PATTERN)] | None = None
 
 
 class Product(BaseModel):

@@ -5,9 +5,12 @@ Errors from the library map to status codes here, once: :class:`NotFound` is 404
 :class:`ConcurrencyError` (a stale ``version``), :class:`IntegrityError` (a
 duplicate) and :class:`~shop.common.errors.Conflict` are 409;
 :class:`~shop.common.errors.Unprocessable` is a 422 naming its field; an
-unreachable database is 503. Every app publishes its OpenAPI document,
-``/health/live``, ``/health/ready`` and ``/metrics`` (behind the operator token
-when one is configured, see :mod:`shop.common.guards`).
+unreachable database is 503; the route guards (:mod:`shop.common.guards`) answer
+401 and 403 the same way. Refusals carry the request's id
+(:mod:`shop.common.failures`), never a database URL or a driver's message; an
+unexpected error answers 500 and leaves the connection usable. Every app publishes
+its OpenAPI document, ``/health/live``, ``/health/ready`` and ``/metrics`` (behind
+the operator token when one is configured).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,18 +32,23 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel, Field
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import RequestResponseEndpoint
 
 from shop.common.auth import AuthConfig, Forbidden, Unauthorized, default_auth
 from shop.common.errors import Conflict, Unprocessable
+from shop.common.failures import ContainedErrors, logger, request_id_of
 from shop.common.guards import OPERATOR
+from shop.common.responses import EVERY_ROUTE
 from tidings.brokers.base import Broker
 from tidings.errors import (
     ConcurrencyError,
     IntegrityError,
     NotFound,
     OperationalError,
+    StorageError,
 )
 from tidings.outbox import outbox_status
 from tidings.storage.database import Database
@@ -95,7 +105,12 @@ def create_service_app(
     :func:`~shop.common.auth.default_auth`); the composition root may replace
     ``app.state.auth``. Nothing connects until a request arrives.
     """
-    app = FastAPI(title=f"shop {service}", description=description, version="0.1.0")
+    app = FastAPI(
+        title=f"shop {service}",
+        description=description,
+        version="0.1.0",
+        responses=EVERY_ROUTE,
+    )
     app.state.service = service
     app.state.auth = auth or default_auth()
     app.state.database = database
@@ -106,20 +121,34 @@ def create_service_app(
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    async def not_found(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=404)
+    # Added before the metrics middleware, so it sits inside it and 500s are counted.
+    app.add_middleware(ContainedErrors)
 
-    async def conflict(_request: Request, error: Exception) -> Response:
-        body: dict[str, object] = {"detail": str(error)}
-        if isinstance(error, ConcurrencyError):
-            body.update(expected_version=error.expected, actual_version=error.actual)
-        return JSONResponse(body, status_code=409)
+    async def not_found(request: Request, error: Exception) -> Response:
+        return _refusal(request, 404, str(error))
 
-    async def unavailable(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=503)
+    async def stale(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ConcurrencyError)
+        return _refusal(
+            request,
+            409,
+            str(error),
+            expected_version=error.expected,
+            actual_version=error.actual,
+        )
 
-    async def refused(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=409)
+    async def duplicate(request: Request, error: Exception) -> Response:
+        # The driver's message names constraints and values, the context names the
+        # database: both go to the log, the client gets the request id.
+        _log(request, error)
+        return _refusal(request, 409, "conflicts with a record that already exists")
+
+    async def unavailable(request: Request, error: Exception) -> Response:
+        _log(request, error)
+        return _refusal(request, 503, "the service's database does not answer; try again")
+
+    async def refused(request: Request, error: Exception) -> Response:
+        return _refusal(request, 409, str(error))
 
     async def unprocessable(_request: Request, error: Exception) -> Response:
         field = getattr(error, "field", "body")
@@ -127,22 +156,71 @@ def _add_error_handlers(app: FastAPI) -> None:
         detail = [{"loc": ["body", field], "msg": str(error), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    async def unauthenticated(_request: Request, error: Exception) -> Response:
-        return JSONResponse(
-            {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
+    async def unauthenticated(request: Request, error: Exception) -> Response:
+        response = _refusal(request, 401, str(error))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
-    async def forbidden(_request: Request, error: Exception) -> Response:
-        return JSONResponse({"detail": str(error)}, status_code=403)
+    async def forbidden(request: Request, error: Exception) -> Response:
+        return _refusal(request, 403, str(error))
 
+    async def unreadable(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 400:
+            # FastAPI answers 400 for a body it cannot decode; like any other body it
+            # cannot use, that is a 422 naming the body.
+            detail = [{"loc": ["body"], "msg": error.detail, "type": "json_invalid"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        if isinstance(error.detail, str) and error.status_code >= 400:
+            # The guards' 401 and 403 (and routing's 404, 405) carry the request id
+            # like every other refusal, and keep their challenge header.
+            response = _refusal(request, error.status_code, error.detail)
+            response.headers.update(error.headers or {})
+            return response
+        return await http_exception_handler(request, error)
+
+    async def invalid(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        # FastAPI's own handler echoes each error's input, and fails (a 500) on an
+        # input it cannot encode, such as bytes that are not UTF-8. Where and why
+        # is what a client needs; its own input it already has.
+        detail = [
+            {"loc": list(item["loc"]), "msg": str(item["msg"]), "type": str(item["type"])}
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, unreadable)
     app.add_exception_handler(Unauthorized, unauthenticated)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Conflict, refused)
     app.add_exception_handler(Unprocessable, unprocessable)
-    app.add_exception_handler(ConcurrencyError, conflict)
-    app.add_exception_handler(IntegrityError, conflict)
+    app.add_exception_handler(ConcurrencyError, stale)
+    app.add_exception_handler(IntegrityError, duplicate)
     app.add_exception_handler(OperationalError, unavailable)
+
+
+def _refusal(request: Request, status: int, detail: str, **extra: object) -> Response:
+    body: dict[str, object] = {"detail": detail, "request_id": request_id_of(request), **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def _log(request: Request, error: Exception) -> None:
+    logger.warning(
+        "request %s %s %s refused: %s: %s",
+        request_id_of(request),
+        request.method,
+        request.url.path,
+        type(error).__name__,
+        error,
+    )
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ok, or unavailable")
+    checks: dict[str, str] = Field(description="ok, or failed: why, per dependency")
 
 
 def _add_health(app: FastAPI, checks: Sequence[ReadinessCheck]) -> None:
@@ -151,7 +229,12 @@ def _add_health(app: FastAPI, checks: Sequence[ReadinessCheck]) -> None:
         """The process answers; says nothing about its dependencies."""
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency does not answer"}},
+    )
     async def ready() -> Response:
         """Every dependency answers: 200, else 503 naming what failed."""
         results: dict[str, str] = {}
@@ -159,6 +242,10 @@ def _add_health(app: FastAPI, checks: Sequence[ReadinessCheck]) -> None:
             try:
                 await check.check()
                 results[check.name] = "ok"
+            except StorageError as error:
+                # A storage error's text names the database's URL: that stays in the log.
+                logger.warning("readiness check %s failed: %s", check.name, error)
+                results[check.name] = f"failed: {type(error).__name__}"
             except Exception as error:  # any failure means "not ready", whatever raised it
                 results[check.name] = f"failed: {error}"
         healthy = all(value == "ok" for value in results.values())

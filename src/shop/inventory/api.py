@@ -10,6 +10,8 @@ from shop.common.errors import Conflict, Unprocessable
 from shop.common.guards import BACK_OFFICE, SERVICE, STAFF
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier
 from shop.contracts.base import Line
 from shop.inventory.schemas import Adjustment, NewReservation, ReservationView, Stock
 from shop.inventory.service import InventoryService
@@ -36,16 +38,19 @@ def create_app(
     app.state.inventory = service
 
     @app.get("/stock/{product_id}", response_model=Stock, tags=["stock"])
-    async def get_stock(product_id: str) -> Stock:
+    async def get_stock(product_id: Identifier) -> Stock:
         return Stock.of(await service.stock(product_id))
 
     @app.post(
         "/stock/{product_id}/adjustments",
         response_model=Stock,
         tags=["stock"],
+        responses=declared(
+            401, 403, (409, "A stale expected_version, or more taken out than is free")
+        ),
         dependencies=[STAFF],
     )
-    async def adjust_stock(product_id: str, body: Adjustment) -> Stock:
+    async def adjust_stock(product_id: Identifier, body: Adjustment) -> Stock:
         if body.delta == 0:
             raise Unprocessable("delta", "an adjustment must change the stock")
         item = await service.adjust(
@@ -58,7 +63,7 @@ def create_app(
         status_code=201,
         response_model=ReservationView,
         tags=["reservations"],
-        responses={409: {"description": "Not enough stock: the reservation is rejected"}},
+        responses=declared(401, 403, (409, "Not enough stock: the reservation is rejected")),
         dependencies=[SERVICE],
     )
     async def reserve(body: NewReservation) -> ReservationView:
@@ -72,15 +77,20 @@ def create_app(
         "/reservations/{order_id}",
         response_model=ReservationView,
         tags=["reservations"],
+        responses=declared(401, 403, 404),
         dependencies=[BACK_OFFICE],
     )
-    async def get_reservation(order_id: str) -> ReservationView:
+    async def get_reservation(order_id: Identifier) -> ReservationView:
         return ReservationView.of(await service.require_reservation(order_id))
 
     @app.delete(
-        "/reservations/{order_id}", status_code=204, tags=["reservations"], dependencies=[SERVICE]
+        "/reservations/{order_id}",
+        status_code=204,
+        tags=["reservations"],
+        responses=declared(401, 403, 404, 409),
+        dependencies=[SERVICE],
     )
-    async def release(order_id: str) -> Response:
+    async def release(order_id: Identifier) -> Response:
         await service.require_reservation(order_id)
         await service.release(order_id)
         return Response(status_code=204)

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from shop.common.validation import (
+    MAX_ORDER_LINES,
+    ExpectedVersion,
+    Identifier,
+    Quantity,
+    StockDelta,
+    Text,
+)
 from shop.inventory.domain import Reservation, StockItem
 
 
 class Adjustment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delta: int = Field(description="Units counted in (positive) or out (negative); not 0")
-    reason: str = Field(min_length=1, max_length=200)
-    expected_version: int | None = Field(default=None, ge=0)
+    delta: StockDelta
+    reason: Annotated[str, Text(200, min_length=1)]
+    expected_version: ExpectedVersion | None = None
 
 
 class ReservationLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: str = Field(min_length=1, max_length=36)
-    quantity: int = Field(ge=1)
+    product_id: Identifier
+    quantity: Quantity
 
 
 class NewReservation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str = Field(min_length=1, max_length=36)
-    lines: list[ReservationLine] = Field(min_length=1)
+    order_id: Identifier
+    lines: list[ReservationLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
 
 
 class Stock(BaseModel):

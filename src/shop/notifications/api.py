@@ -11,6 +11,8 @@ from shop.common.guards import BACK_OFFICE, SERVICE
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, Text
 from shop.notifications.schemas import NewNotification, Notification
 from shop.notifications.service import NotificationsService
 from tidings.storage.database import Database
@@ -36,7 +38,10 @@ def create_app(
         status_code=201,
         response_model=Notification,
         tags=["notifications"],
-        responses={200: {"description": "Already sent under this key; the first send"}},
+        responses={
+            200: {"description": "Already sent under this key; the first send"},
+            **declared(401, 403, 409),
+        },
         dependencies=[SERVICE],
     )
     async def send(body: NewNotification, response: Response) -> Notification:
@@ -49,12 +54,13 @@ def create_app(
         "/notifications",
         response_model=Page[Notification],
         tags=["notifications"],
+        responses=declared(401, 403),
         dependencies=[BACK_OFFICE],
     )
     async def list_notifications(
-        recipient: str | None = None,
+        recipient: Annotated[Annotated[str, Text(320)] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[Notification]:
         items, total = await service.page(recipient=recipient, limit=limit, offset=offset)
         return Page[Notification](items=items, total=total, limit=limit, offset=offset)
@@ -63,9 +69,10 @@ def create_app(
         "/notifications/{notification_id}",
         response_model=Notification,
         tags=["notifications"],
+        responses=declared(401, 403, 404),
         dependencies=[BACK_OFFICE],
     )
-    async def get_notification(notification_id: str) -> Notification:
+    async def get_notification(notification_id: Identifier) -> Notification:
         return await service.get(notification_id)
 
     return app

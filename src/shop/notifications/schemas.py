@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from shop.common.validation import Text
 
 
 class NewNotification(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    idempotency_key: str = Field(min_length=1, max_length=200)
-    recipient: str = Field(min_length=3, max_length=320)
-    subject: str = Field(min_length=1, max_length=200)
-    body: str = Field(default="", max_length=10000)
-    channel: str = Field(default="email", pattern=r"^(email|sms)$")
+    idempotency_key: Annotated[str, Text(200, min_length=1)]
+    recipient: Annotated[str, Text(320, min_length=3)]
+    subject: Annotated[str, Text(200, min_length=1)]
+    body: Annotated[str, Text(10000)] = ""
+    channel: Annotated[str, Text(20, pattern=r"^(email|sms)$")] = "email"
 
 
 class Notification(BaseModel):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shop.common.validation import MAX_ORDER_LINES, Identifier, Quantity, Text, Version
 
 
 class OrderStatus(StrEnum):
@@ -21,17 +24,17 @@ FINAL_STATUSES = frozenset({OrderStatus.CONFIRMED, OrderStatus.REJECTED, OrderSt
 class NewLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: str = Field(min_length=1, max_length=36)
-    quantity: int = Field(ge=1, le=10_000)
+    product_id: Identifier
+    quantity: Quantity
 
 
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # A customer's orders are theirs (the token says who); staff name the customer.
-    user_id: str | None = Field(default=None, min_length=1, max_length=36)
-    lines: list[NewLine] = Field(min_length=1, max_length=100)
-    payment_method: str = Field(default="card", min_length=1, max_length=40)
+    user_id: Identifier | None = None
+    lines: list[NewLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
+    payment_method: Annotated[str, Text(40, min_length=1)] = "card"
 
 
 class Cancellation(BaseModel):
@@ -39,8 +42,8 @@ class Cancellation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
-    reason: str = Field(default="cancelled by the customer", max_length=500)
+    version: Version
+    reason: Annotated[str, Text(500)] = "cancelled by the customer"
 
 
 class OrderLine(BaseModel):

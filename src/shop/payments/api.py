@@ -11,6 +11,8 @@ from shop.common.guards import BACK_OFFICE, SERVICE
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, QueryId
 from shop.payments.gateway import Gateway, SimulatedGateway
 from shop.payments.schemas import LedgerEntry, LedgerTotals, NewPayment, Payment, Refund
 from shop.payments.service import PaymentsService
@@ -40,7 +42,10 @@ def create_app(
         status_code=201,
         response_model=Payment,
         tags=["payments"],
-        responses={200: {"description": "The order already has a payment; that one"}},
+        responses={
+            200: {"description": "The order already has a payment; that one"},
+            **declared(401, 403, 409),
+        },
         dependencies=[SERVICE],
     )
     async def take_payment(body: NewPayment, response: Response) -> Payment:
@@ -50,12 +55,16 @@ def create_app(
         return payment
 
     @app.get(
-        "/payments", response_model=Page[Payment], tags=["payments"], dependencies=[BACK_OFFICE]
+        "/payments",
+        response_model=Page[Payment],
+        tags=["payments"],
+        responses=declared(401, 403),
+        dependencies=[BACK_OFFICE],
     )
     async def list_payments(
-        order_id: str | None = None,
+        order_id: QueryId = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[Payment]:
         items, total = await service.page(order_id=order_id, limit=limit, offset=offset)
         return Page[Payment](items=items, total=total, limit=limit, offset=offset)
@@ -64,28 +73,40 @@ def create_app(
         "/payments/{payment_id}",
         response_model=Payment,
         tags=["payments"],
+        responses=declared(401, 403, 404),
         dependencies=[BACK_OFFICE],
     )
-    async def get_payment(payment_id: str) -> Payment:
+    async def get_payment(payment_id: Identifier) -> Payment:
         return await service.get(payment_id)
 
     @app.post(
         "/payments/{payment_id}/refund",
         response_model=Payment,
         tags=["payments"],
+        responses=declared(
+            401, 403, 404, (409, "A stale version, or the payment is not refundable")
+        ),
         dependencies=[BACK_OFFICE],
     )
-    async def refund_payment(payment_id: str, body: Refund) -> Payment:
+    async def refund_payment(payment_id: Identifier, body: Refund) -> Payment:
         return await service.refund(payment_id, body)
 
     @app.get(
-        "/ledger", response_model=list[LedgerEntry], tags=["ledger"], dependencies=[BACK_OFFICE]
+        "/ledger",
+        response_model=list[LedgerEntry],
+        tags=["ledger"],
+        responses=declared(401, 403),
+        dependencies=[BACK_OFFICE],
     )
-    async def ledger(order_id: str | None = None) -> list[LedgerEntry]:
+    async def ledger(order_id: QueryId = None) -> list[LedgerEntry]:
         return await service.ledger(order_id=order_id)
 
     @app.get(
-        "/ledger/totals", response_model=LedgerTotals, tags=["ledger"], dependencies=[BACK_OFFICE]
+        "/ledger/totals",
+        response_model=LedgerTotals,
+        tags=["ledger"],
+        responses=declared(401, 403),
+        dependencies=[BACK_OFFICE],
     )
     async def ledger_totals() -> LedgerTotals:
         return await service.totals()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from shop.common.validation import Amount, Identifier, Text, Version
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
@@ -21,10 +24,10 @@ class PaymentStatus(StrEnum):
 class NewPayment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str = Field(min_length=1, max_length=36)
-    amount_cents: int = Field(gt=0)
-    currency: str = Field(default="EUR", pattern=CURRENCY_PATTERN)
-    method: str = Field(default="card", min_length=1, max_length=40)
+    order_id: Identifier
+    amount_cents: Amount
+    currency: Annotated[str, Text(3, pattern=CURRENCY_PATTERN)] = "EUR"
+    method: Annotated[str, Text(40, min_length=1)] = "card"
 
 
 class Refund(BaseModel):
@@ -32,8 +35,8 @@ class Refund(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
-    reason: str = Field(default="refund requested", max_length=500)
+    version: Version
+    reason: Annotated[str, Text(500)] = "refund requested"
 
 
 class Payment(BaseModel):

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import FastAPI, Query
 
 from shop.common.http import ReadinessCheck, create_service_app
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Text
 from shop.search.schemas import Document, Results
 from shop.search.service import SearchService
 from tidings.storage.database import Database
@@ -29,13 +31,15 @@ def create_app(
 
     @app.get("/search", response_model=Results, tags=["search"])
     async def search(
-        q: Annotated[str, Query(min_length=1, max_length=200)],
+        q: Annotated[str, Query(), Text(200, min_length=1)],
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> Results:
         return await service.search(q, limit=limit)
 
-    @app.get("/documents/{product_id}", response_model=Document, tags=["search"])
-    async def get_document(product_id: str) -> Document:
+    @app.get(
+        "/documents/{product_id}", response_model=Document, tags=["search"], responses=declared(404)
+    )
+    async def get_document(product_id: Identifier) -> Document:
         return await service.get(product_id)
 
     return app

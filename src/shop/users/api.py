@@ -11,6 +11,8 @@ from shop.common.guards import STAFF, Caller, auth_of, require_self_or_staff
 from shop.common.http import ReadinessCheck, create_service_app
 from shop.common.paging import Page
 from shop.common.publishing import OutboxPublisher, Publisher
+from shop.common.responses import declared
+from shop.common.validation import Identifier, Offset, Version
 from shop.users.credentials import Credentials
 from shop.users.schemas import Login, NewUser, Token, User, UserChange
 from shop.users.service import UsersService
@@ -32,7 +34,13 @@ def create_app(
     )
     app.state.users = service
 
-    @app.post("/users", status_code=201, response_model=User, tags=["users"])
+    @app.post(
+        "/users",
+        status_code=201,
+        response_model=User,
+        tags=["users"],
+        responses=declared((409, "The e-mail address is taken")),
+    )
     async def register(body: NewUser) -> User:
         return await service.register(body)
 
@@ -40,7 +48,7 @@ def create_app(
         "/auth/token",
         response_model=Token,
         tags=["auth"],
-        responses={401: {"description": "The email or password is wrong"}},
+        responses=declared((401, "The email or password is wrong")),
     )
     async def log_in(body: Login, request: Request) -> Token:
         """A bearer token for the shop's APIs, signed with the shop's secret."""
@@ -52,27 +60,48 @@ def create_app(
             role=issued.role.value,
         )
 
-    @app.get("/users", response_model=Page[User], tags=["users"], dependencies=[STAFF])
+    @app.get(
+        "/users",
+        response_model=Page[User],
+        tags=["users"],
+        responses=declared(401, 403),
+        dependencies=[STAFF],
+    )
     async def list_users(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> Page[User]:
         items, total = await service.page(limit=limit, offset=offset)
         return Page[User](items=items, total=total, limit=limit, offset=offset)
 
-    @app.get("/users/{user_id}", response_model=User, tags=["users"])
-    async def get_user(user_id: str, caller: Caller) -> User:
+    @app.get(
+        "/users/{user_id}",
+        response_model=User,
+        tags=["users"],
+        responses=declared(401, (403, "Another customer's account"), 404),
+    )
+    async def get_user(user_id: Identifier, caller: Caller) -> User:
         require_self_or_staff(caller, user_id)
         return await service.get(user_id)
 
-    @app.patch("/users/{user_id}", response_model=User, tags=["users"])
-    async def update_user(user_id: str, body: UserChange, caller: Caller) -> User:
+    @app.patch(
+        "/users/{user_id}",
+        response_model=User,
+        tags=["users"],
+        responses=declared(401, (403, "Another customer's account"), 404, 409),
+    )
+    async def update_user(user_id: Identifier, body: UserChange, caller: Caller) -> User:
         require_self_or_staff(caller, user_id)
         return await service.update(user_id, body)
 
-    @app.delete("/users/{user_id}", status_code=204, tags=["users"])
+    @app.delete(
+        "/users/{user_id}",
+        status_code=204,
+        tags=["users"],
+        responses=declared(401, (403, "Another customer's account"), 404, 409),
+    )
     async def delete_user(
-        user_id: str, version: Annotated[int, Query(ge=1)], caller: Caller
+        user_id: Identifier, version: Annotated[Version, Query()], caller: Caller
     ) -> Response:
         require_self_or_staff(caller, user_id)
         await service.delete(user_id, version)

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from shop.common.validation import Text, Version
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
+
+Email = Annotated[str, Text(320, pattern=EMAIL_PATTERN)]
+Name = Annotated[str, Text(200, min_length=1)]
+Address = Annotated[str, Text(500)]
+Password = Annotated[str, Text(PASSWORD_MAX, min_length=PASSWORD_MIN)]
+"""Bounded above like every text the shop takes, so no request carries megabytes
+into the password hasher."""
 
 
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
-    name: str = Field(min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
-    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    email: Email
+    name: Name
+    address: Address | None = None
+    password: Password
 
 
 class UserChange(BaseModel):
@@ -24,10 +34,10 @@ class UserChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
-    email: str | None = Field(default=None, pattern=EMAIL_PATTERN, max_length=320)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    version: Version
+    email: Email | None = None
+    name: Name | None = None
+    address: Address | None = None
 
 
 class User(BaseModel):
@@ -44,8 +54,10 @@ class User(BaseModel):
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=1, max_length=320)
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+    # Looser than registration's (any old account's spelling logs in), but bounded
+    # and NUL-free like every other text the shop takes.
+    email: Annotated[str, Text(320, min_length=1)]
+    password: Annotated[str, Text(PASSWORD_MAX, min_length=1)]
 
 
 class Token(BaseModel):

@@ -83,22 +83,13 @@ def chain(flow: list[Envelope], last: Envelope) -> list[str]:
 async def test_each_order_is_one_flow_with_an_unbroken_causation_chain(shop: Shop) -> None:
     pump = Pump(shop.databases, shop.consumers())
     async with (
-        http_client(shop.apps["users"], Role.STAFF) as users,
+        http_client(shop.apps["users"]) as users,
         http_client(shop.apps["catalog"], Role.STAFF) as catalog,
         http_client(shop.apps["inventory"], Role.STAFF) as inventory,
         http_client(shop.apps["orders"], Role.STAFF) as orders,
     ):
-        ada = await ok(
-            await users.post(
-                "/users",
-                json={
-                    "email": "ada@example.com",
-                    "name": "Ada",
-                    "password": "correct horse battery",
-                },
-            ),
-            201,
-        )
+        registration = {"email": "ada@example.com", "name": "Ada", "password": "correct horse"}
+        ada = await ok(await users.post("/users", json=registration), 201)
         mug = await ok(
             await catalog.post("/products", json={"sku": "MUG", "name": "Mug", "price_cents": 900}),
             201,
