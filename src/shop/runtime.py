@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from fastapi import FastAPI
 
 from shop.analytics import api as analytics_api
 from shop.analytics.consumers import sales_consumer
-from shop.analytics.facts import FactStore
+from shop.analytics.facts import ChdbFactStore, FactStore
 from shop.catalog import api as catalog_api
 from shop.common.auth import AuthConfig, default_auth
 from shop.common.guards import OPERATOR
@@ -186,6 +187,27 @@ class Shop:
             await database.close()
 
 
+def shop_queues(auth: AuthConfig) -> list[tuple[str, list[str]]]:
+    """Every consumer queue of the whole shop with the topics bound to it.
+
+    Built from a shop on placeholder databases that are never opened (a
+    :class:`Database` connects on first use), so a process that runs one service
+    knows the queues of all the others without reaching their databases.
+    """
+    placeholders = {
+        name: Database(name, "sqlite+aiosqlite:///:memory:", pool_size=1) for name in BUILDERS
+    }
+    everything = Shop(placeholders, _UnusedFacts(), auth=auth)
+    return [(consumer.queue, consumer.topics) for consumer in everything.consumers()]
+
+
+class _UnusedFacts(ChdbFactStore):
+    """Facts for :func:`shop_queues`' placeholder shop: its analytics is built, never run."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("/nonexistent/tidings-placeholder"))
+
+
 class ShopRunning:
     """Relays, consumers and the saga deadline worker, started on entry, stopped on exit."""
 
@@ -211,6 +233,12 @@ class ShopRunning:
                 for consumer in self.shop.consumers(service):
                     subscription = await consumer.start(self.broker)
                     self._stack.push_async_callback(subscription.stop)
+            # Every other service's queues too, before this process publishes anything:
+            # services start in any order (``tidings up``), and what users publishes at
+            # start (its staff account) must still reach orders' queue if orders is not
+            # up yet. Declaring is idempotent and binds the same topics.
+            for queue, topics in shop_queues(self.shop.auth):
+                await self.broker.declare_queue(queue, topics)
             for service in [name for name in PUBLISHERS if name in self.services]:
                 relay = Relay(
                     self.shop.databases[service],
