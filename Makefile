@@ -40,10 +40,11 @@ up: $(STAMP)
 # A test that fails is run again once and reported as rerun ("R"): on a loaded two-core
 # machine a timing-bound integration test can miss its window; a real fault fails twice.
 test: lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider --reruns 1 -rR --ignore=tests/chaos
+	$(BIN)/python -m pytest -q -p no:cacheprovider --reruns 1 -rR --durations=15 --ignore=tests/chaos
 
-# The shop as processes under its supervisor while the broker is cut away for 40 s and,
-# separately, while orders, inventory and payments are SIGKILLed; on RabbitMQ and NATS.
+# The long runs: the shop as processes under its supervisor while the broker is cut away for
+# 40 s and, separately, while orders, inventory and payments are SIGKILLed, on RabbitMQ and NATS;
+# per-aggregate order under consumer kills; the shop on MariaDB; a dropped shop started again.
 # Not part of `make test`; a few minutes a run. Each run's findings land in .tidings/chaos/.
 # 300 orders (not 1,000) keep each kill run to about four minutes on a shared 2-core machine.
 CHAOS_SIZES ?= TIDINGS_CHAOS_OUTAGE_ORDERS=300 TIDINGS_CHAOS_KILL_ORDERS=300 TIDINGS_CHAOS_KILLS=5

@@ -10,6 +10,7 @@ Several minutes per run on a two-core machine: it runs under ``make chaos``, not
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,8 +39,18 @@ async def the_rig(request: pytest.FixtureRequest, make_database: Any) -> AsyncIt
         yield made
 
 
+# PostgreSQL with each broker by default (the broker decides redelivery order); the
+# MariaDB pairs too with TIDINGS_CHAOS_ORDERING_ALL=1. tests/integration/faults runs a
+# shorter version of this on MariaDB with NATS in every `make test`.
+CHOSEN = (
+    COMBINATIONS
+    if os.environ.get("TIDINGS_CHAOS_ORDERING_ALL")
+    else [c for c in COMBINATIONS if "postgres" in str(c.id)]
+)
+
+
 @pytest.mark.timeout(1500)
-@pytest.mark.parametrize("the_rig", COMBINATIONS, indirect=True)
+@pytest.mark.parametrize("the_rig", CHOSEN, indirect=True)
 async def test_3000_events_6_kills_2_competing_consumers_keep_aggregate_order(
     the_rig: Rig, tmp_path: Path
 ) -> None:

@@ -30,9 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import false, insert, select, update
 
-from tidings.errors import IntegrityError
+from tidings.errors import IntegrityError, ProgrammingError
 from tidings.inbox.tables import MAX_ID_LENGTH, inbox_positions
 from tidings.messages import Envelope
 from tidings.storage.database import Database
@@ -153,9 +153,14 @@ async def last_versions(database: Database, consumer: str) -> dict[tuple[str, st
 
 
 async def keeps_positions(database: Database) -> bool:
-    """Whether ``database`` has the ``inbox_positions`` table (its migrations include
-    :func:`tidings.inbox.ops.create_inbox_positions`)."""
-    async with database.read() as connection:
-        return bool(
-            await connection.run_sync(lambda sync: inspect(sync).has_table(inbox_positions.name))
-        )
+    """Whether ``database`` has an ``inbox_positions`` table this service's role may use
+    (its migrations include :func:`tidings.inbox.ops.create_inbox_positions`)."""
+    # Reading the table, rather than asking the catalog, answers for the role that will
+    # write it: MariaDB hides a table from a role that holds no privilege on it, and
+    # refuses the read (1142) instead of saying it is missing, so both mean "not kept".
+    try:
+        async with database.read() as connection:
+            await connection.execute(select(inbox_positions.c.version).where(false()).limit(1))
+    except ProgrammingError:
+        return False
+    return True
