@@ -23,7 +23,7 @@ import nats
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 NATS_URL = "nats://127.0.0.1:4222"
-PREFIXES = ("tidings_", "tidings-", "shop_t_", "inbox", "dlq")
+PREFIXES = ("tidings_", "tidings-", "shop_t_", "e2e_", "inbox", "dlq")
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

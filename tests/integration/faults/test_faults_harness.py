@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tidings.brokers.base import Broker, Delivery, OutgoingMessage
 from tidings.brokers.factory import broker_from_url
 from tidings.brokers.memory import MemoryBroker
+from tidings.brokers.topology import remove_namespace
 from tidings.errors import BrokerError
 from tidings.testing.brokers import BROKER_URLS
 from tidings.testing.faults import BrokerProxy, DeliveryFaults, FaultyBroker, open_transaction
@@ -68,6 +69,8 @@ async def test_a_cut_proxy_is_a_broker_outage_and_healing_ends_it(kind: str) -> 
             await eventually(lambda: pings(broker), "the client to reconnect after healing")
         finally:
             await broker.close()
+            # The shared broker keeps what connecting declared (the namespace's exchanges).
+            await remove_namespace(BROKER_URLS[kind], namespace)
 
 
 async def _not(check: Awaitable[bool]) -> bool:
